@@ -1,0 +1,237 @@
+"""The one result shape every engine returns: Upstage's Document OCR response (apiVersion 1.1, pixel boxes).
+
+Also the assembly rules that make any engine's words look exactly like the API's output (page text joins,
+global word ids, confidences), and the reader for the other documented shape (`api: "2.0"`, normalized
+snake_case boxes), converted to this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_VERSION = "1.1"
+MIME_TYPE = "multipart/form-data"
+
+
+class _Model(BaseModel):
+    # Unknown fields the API may add are kept and written back, so a result round-trips unchanged.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Vertex(_Model):
+    x: int | float
+    y: int | float
+
+
+class BoundingBox(_Model):
+    vertices: list[Vertex] = Field(default_factory=list)
+
+
+class Word(_Model):
+    boundingBox: BoundingBox
+    confidence: float
+    id: int
+    text: str
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) of the word's vertices."""
+        xs = [v.x for v in self.boundingBox.vertices] or [0]
+        ys = [v.y for v in self.boundingBox.vertices] or [0]
+        return (min(xs), min(ys), max(xs), max(ys))
+
+
+class Page(_Model):
+    confidence: float
+    height: int
+    id: int
+    text: str
+    width: int
+    words: list[Word] = Field(default_factory=list)
+
+
+class PageMeta(_Model):
+    height: int
+    page: int
+    width: int
+
+
+class Metadata(_Model):
+    pages: list[PageMeta] = Field(default_factory=list)
+
+
+class OCRResult(_Model):
+    apiVersion: str = API_VERSION
+    confidence: float
+    metadata: Metadata = Field(default_factory=Metadata)
+    mimeType: str = MIME_TYPE
+    modelVersion: str
+    numBilledPages: int
+    pages: list[Page] = Field(default_factory=list)
+    stored: bool = False
+    text: str
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Assembly: the rules the real API follows, computed once for every engine.
+
+
+class RawWord(BaseModel):
+    """One word as an engine sees it: text, confidence 0..1, four (x, y) pixel points and the line it is in."""
+
+    text: str
+    confidence: float
+    points: list[tuple[float, float]]
+    line: int = 0
+
+
+def _round_conf(value: float) -> float:
+    return round(float(value), 4)
+
+
+def order_clockwise(points: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Four integer vertices clockwise from top-left, as Upstage writes them."""
+    pts = [(float(x), float(y)) for x, y in points]
+    if len(pts) != 4:
+        xs = [p[0] for p in pts] or [0.0]
+        ys = [p[1] for p in pts] or [0.0]
+        pts = [(min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys))]
+    # top-left = smallest x+y; then go clockwise (screen coordinates, y down) by angle around the centre.
+    import math
+
+    cx = sum(p[0] for p in pts) / 4
+    cy = sum(p[1] for p in pts) / 4
+    pts.sort(key=lambda p: math.atan2(p[1] - cy, p[0] - cx))
+    start = min(range(4), key=lambda i: pts[i][0] + pts[i][1])
+    pts = pts[start:] + pts[:start]
+    return [(round(x), round(y)) for x, y in pts]
+
+
+def clamp_points(points: Iterable[tuple[float, float]], width: int, height: int) -> list[tuple[float, float]]:
+    return [(min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in points]
+
+
+def page_text(lines: Sequence[Sequence[str]]) -> str:
+    """Words of a line joined by a space; every line but the last ends with " \\n"."""
+    return " \n".join(" ".join(words) for words in lines if words)
+
+
+def build_page(page_id: int, width: int, height: int, words: Sequence[RawWord], first_word_id: int) -> Page:
+    """A Page from one page's engine words (already in reading order, each tagged with its line number)."""
+    out: list[Word] = []
+    lines: list[list[str]] = []
+    current_line: int | None = None
+    for offset, w in enumerate(words):
+        pts = order_clockwise(clamp_points(w.points, width, height))
+        out.append(
+            Word(
+                boundingBox=BoundingBox(vertices=[Vertex(x=x, y=y) for x, y in pts]),
+                confidence=_round_conf(w.confidence),
+                id=first_word_id + offset,
+                text=w.text,
+            )
+        )
+        if current_line is None or w.line != current_line:
+            lines.append([])
+            current_line = w.line
+        lines[-1].append(w.text)
+    conf = _round_conf(sum(w.confidence for w in out) / len(out)) if out else 0.0
+    return Page(confidence=conf, height=height, id=page_id, text=page_text(lines), width=width, words=out)
+
+
+def assemble(pages: Sequence[Page], model_version: str, billed_pages: int = 0) -> OCRResult:
+    """The document from its pages: ids renumbered in order, confidence the minimum page confidence.
+
+    Page ids become 0..n-1 and word ids run on across pages, as the sync API numbers them. The document
+    confidence is the minimum of the page confidences (the rule the one real multi-page capture follows);
+    `text` is the plain concatenation of page texts.
+    """
+    renumbered: list[Page] = []
+    next_word = 0
+    for index, page in enumerate(pages):
+        words = [w.model_copy(update={"id": next_word + i}) for i, w in enumerate(page.words)]
+        next_word += len(words)
+        renumbered.append(page.model_copy(update={"id": index, "words": words}))
+    confidences = [p.confidence for p in renumbered if p.words]
+    return OCRResult(
+        confidence=min(confidences) if confidences else 0.0,
+        metadata=Metadata(pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(renumbered)]),
+        modelVersion=model_version,
+        numBilledPages=billed_pages,
+        pages=renumbered,
+        text="".join(p.text for p in renumbered),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading whatever the API returns.
+
+
+def _is_v2(data: dict[str, Any]) -> bool:
+    return "apiVersion" not in data and ("api" in data or "usage" in data or "model" in data)
+
+
+def _v2_vertex(v: dict[str, Any], width: int | None, height: int | None) -> Vertex:
+    x, y = float(v.get("x", 0.0)), float(v.get("y", 0.0))
+    normalized = 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0
+    if normalized and width and height:
+        return Vertex(x=round(x * width), y=round(y * height))
+    if not normalized:
+        return Vertex(x=round(x), y=round(y))
+    return Vertex(x=x, y=y)  # normalized and the page size is unknown: keep the ratios
+
+
+def from_v2(data: dict[str, Any], page_sizes: Sequence[tuple[int, int]] | None = None) -> OCRResult:
+    """Convert the `api: "2.0"` shape (model, usage.pages, snake_case bounding_box, 0..1 coordinates)."""
+    pages: list[Page] = []
+    meta_pages = {int(m.get("page", i + 1)) - 1: m for i, m in enumerate((data.get("metadata") or {}).get("pages", []))}
+    for index, raw in enumerate(data.get("pages") or []):
+        pid = int(raw.get("id", index))
+        width = raw.get("width") or (meta_pages.get(pid) or {}).get("width")
+        height = raw.get("height") or (meta_pages.get(pid) or {}).get("height")
+        if (not width or not height) and page_sizes and pid < len(page_sizes):
+            width, height = page_sizes[pid]
+        words = []
+        for j, w in enumerate(raw.get("words") or []):
+            box = w.get("boundingBox") or w.get("bounding_box") or {}
+            verts = [_v2_vertex(v, width, height) for v in box.get("vertices", [])]
+            words.append(
+                Word(
+                    boundingBox=BoundingBox(vertices=verts),
+                    confidence=float(w.get("confidence", 0.0)),
+                    id=int(w.get("id", j)),
+                    text=str(w.get("text", "")),
+                )
+            )
+        conf = raw.get("confidence")
+        if conf is None:
+            conf = _round_conf(sum(w.confidence for w in words) / len(words)) if words else 0.0
+        pages.append(
+            Page(confidence=float(conf), height=int(height or 0), id=pid, text=str(raw.get("text", "")),
+                 width=int(width or 0), words=words)
+        )
+    usage = data.get("usage") or {}
+    billed = usage.get("pages", len(pages)) if isinstance(usage, dict) else len(pages)
+    confs = [p.confidence for p in pages if p.words]
+    return OCRResult(
+        apiVersion=API_VERSION,
+        confidence=float(data.get("confidence", min(confs) if confs else 0.0)),
+        metadata=Metadata(pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(pages)]),
+        modelVersion=str(data.get("model") or data.get("modelVersion") or "ocr"),
+        numBilledPages=int(billed),
+        pages=pages,
+        stored=bool(data.get("stored", False)),
+        text=str(data.get("text") or "".join(p.text for p in pages)),
+    )
+
+
+def parse_result(data: dict[str, Any], page_sizes: Sequence[tuple[int, int]] | None = None) -> OCRResult:
+    """Parse an OCR response in either documented shape into the one model."""
+    if _is_v2(data):
+        return from_v2(data, page_sizes)
+    return OCRResult.model_validate(data)
