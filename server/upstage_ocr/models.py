@@ -160,7 +160,9 @@ def assemble(pages: Sequence[Page], model_version: str, billed_pages: int = 0) -
     confidences = [p.confidence for p in renumbered if p.words]
     return OCRResult(
         confidence=min(confidences) if confidences else 0.0,
-        metadata=Metadata(pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(renumbered)]),
+        metadata=Metadata(
+            pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(renumbered)]
+        ),
         modelVersion=model_version,
         numBilledPages=billed_pages,
         pages=renumbered,
@@ -189,7 +191,9 @@ def _v2_vertex(v: dict[str, Any], width: int | None, height: int | None) -> Vert
 def from_v2(data: dict[str, Any], page_sizes: Sequence[tuple[int, int]] | None = None) -> OCRResult:
     """Convert the `api: "2.0"` shape (model, usage.pages, snake_case bounding_box, 0..1 coordinates)."""
     pages: list[Page] = []
-    meta_pages = {int(m.get("page", i + 1)) - 1: m for i, m in enumerate((data.get("metadata") or {}).get("pages", []))}
+    meta_pages = {
+        int(m.get("page", i + 1)) - 1: m for i, m in enumerate((data.get("metadata") or {}).get("pages", []))
+    }
     for index, raw in enumerate(data.get("pages") or []):
         pid = int(raw.get("id", index))
         width = raw.get("width") or (meta_pages.get(pid) or {}).get("width")
@@ -212,8 +216,14 @@ def from_v2(data: dict[str, Any], page_sizes: Sequence[tuple[int, int]] | None =
         if conf is None:
             conf = _round_conf(sum(w.confidence for w in words) / len(words)) if words else 0.0
         pages.append(
-            Page(confidence=float(conf), height=int(height or 0), id=pid, text=str(raw.get("text", "")),
-                 width=int(width or 0), words=words)
+            Page(
+                confidence=float(conf),
+                height=int(height or 0),
+                id=pid,
+                text=str(raw.get("text", "")),
+                width=int(width or 0),
+                words=words,
+            )
         )
     usage = data.get("usage") or {}
     billed = usage.get("pages", len(pages)) if isinstance(usage, dict) else len(pages)
@@ -221,7 +231,9 @@ def from_v2(data: dict[str, Any], page_sizes: Sequence[tuple[int, int]] | None =
     return OCRResult(
         apiVersion=API_VERSION,
         confidence=float(data.get("confidence", min(confs) if confs else 0.0)),
-        metadata=Metadata(pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(pages)]),
+        metadata=Metadata(
+            pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(pages)]
+        ),
         modelVersion=str(data.get("model") or data.get("modelVersion") or "ocr"),
         numBilledPages=int(billed),
         pages=pages,

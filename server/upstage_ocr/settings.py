@@ -16,19 +16,74 @@ SCHEMAS = ("clova", "google")
 
 # name -> (env var, default, description, secret)
 ENV_VARS: dict[str, tuple[str, Any, str, bool]] = {
-    "api_key": ("UPSTAGE_API_KEY", None, "Upstage API key (console.upstage.ai). Unset: the offline engine is used.", True),
+    "api_key": (
+        "UPSTAGE_API_KEY",
+        None,
+        "Upstage API key (console.upstage.ai). Unset: the offline engine is used.",
+        True,
+    ),
     "base_url": ("UPSTAGE_BASE_URL", DEFAULT_BASE_URL, "Base URL of the Upstage API.", False),
-    "engine": ("UPSTAGE_OCR_ENGINE", "auto", "auto | upstage | local | tesseract. auto = upstage when a key is set, else local.", False),
-    "home": ("UPSTAGE_OCR_HOME", None, "Where the job store and cached results live (default: the user data dir).", False),
-    "model": ("UPSTAGE_OCR_MODEL", "ocr", "Upstage model: ocr or a pinned version such as ocr-250904.", False),
-    "rate_limit": ("UPSTAGE_OCR_RATE_LIMIT", 3.0, "Client-side request rate limit towards the Upstage API (requests/second).", False),
-    "max_retries": ("UPSTAGE_OCR_MAX_RETRIES", 5, "Attempts per Upstage request on 429/5xx/network errors.", False),
+    "engine": (
+        "UPSTAGE_OCR_ENGINE",
+        "auto",
+        "auto | upstage | local | tesseract. auto = upstage when a key is set, else local.",
+        False,
+    ),
+    "home": (
+        "UPSTAGE_OCR_HOME",
+        None,
+        "Where the job store and cached results live (default: the user data dir).",
+        False,
+    ),
+    "model": (
+        "UPSTAGE_OCR_MODEL",
+        "ocr",
+        "Upstage model: ocr or a pinned version such as ocr-250904.",
+        False,
+    ),
+    "rate_limit": (
+        "UPSTAGE_OCR_RATE_LIMIT",
+        3.0,
+        "Client-side request rate limit towards the Upstage API (requests/second).",
+        False,
+    ),
+    "max_retries": (
+        "UPSTAGE_OCR_MAX_RETRIES",
+        5,
+        "Attempts per Upstage request on 429/5xx/network errors.",
+        False,
+    ),
     "timeout": ("UPSTAGE_OCR_TIMEOUT", 300.0, "Seconds to wait for one Upstage request.", False),
-    "sync_page_limit": ("UPSTAGE_OCR_SYNC_PAGES", 5, "MCP: documents with at most this many pages finish inside the ocr_document call.", False),
-    "http_token": ("UPSTAGE_OCR_HTTP_TOKEN", None, "Bearer token required by the streamable HTTP transport when set.", True),
-    "allow_private_urls": ("UPSTAGE_OCR_ALLOW_PRIVATE_URLS", False, "Allow fetching URLs on loopback/private/link-local addresses.", False),
-    "lang": ("UPSTAGE_OCR_LANG", None, "Default language hint for local engines (e.g. en, ko, kor+eng).", False),
-    "workers": ("UPSTAGE_OCR_WORKERS", None, "Local engine worker threads (default: number of CPU cores, at most 4).", False),
+    "sync_page_limit": (
+        "UPSTAGE_OCR_SYNC_PAGES",
+        5,
+        "MCP: documents with at most this many pages finish inside the ocr_document call.",
+        False,
+    ),
+    "http_token": (
+        "UPSTAGE_OCR_HTTP_TOKEN",
+        None,
+        "Bearer token required by the streamable HTTP transport when set.",
+        True,
+    ),
+    "allow_private_urls": (
+        "UPSTAGE_OCR_ALLOW_PRIVATE_URLS",
+        False,
+        "Allow fetching URLs on loopback/private/link-local addresses.",
+        False,
+    ),
+    "lang": (
+        "UPSTAGE_OCR_LANG",
+        None,
+        "Default language hint for local engines (e.g. en, ko, kor+eng).",
+        False,
+    ),
+    "workers": (
+        "UPSTAGE_OCR_WORKERS",
+        None,
+        "Local engine worker threads (default: number of CPU cores, at most 4).",
+        False,
+    ),
 }
 
 
@@ -96,9 +151,7 @@ class Settings:
 
     def validate(self) -> None:
         if self.engine not in ENGINES:
-            raise ConfigError(
-                f"unknown engine {self.engine!r}", hint=f"Choose one of: {', '.join(ENGINES)}"
-            )
+            raise ConfigError(f"unknown engine {self.engine!r}", hint=f"Choose one of: {', '.join(ENGINES)}")
         if self.rate_limit <= 0:
             raise ConfigError("UPSTAGE_OCR_RATE_LIMIT must be greater than 0")
         if self.max_retries < 1:

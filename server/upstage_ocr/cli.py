@@ -1,0 +1,381 @@
+"""The command line: arguments in, exit code out. Results (paths, JSON, text) go to stdout; logs and progress to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from . import __version__
+from .errors import OCRError, redact
+from .settings import ENGINES, SCHEMAS, Settings
+
+log = logging.getLogger("upstage_ocr")
+
+EXPORT_FORMATS = ("txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="upstage-ocr",
+        description="OCR images, scans, PDFs and office files into word-level text with boxes (Upstage OCR shape).",
+    )
+    p.add_argument("--version", action="version", version=f"upstage-ocr {__version__}")
+    p.add_argument("--home", help="job store directory (env UPSTAGE_OCR_HOME)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    o = sub.add_parser("ocr", help="OCR files; print the absolute path of each result JSON")
+    o.add_argument("files", nargs="+", metavar="FILE", help="files, directories or http(s) URLs")
+    o.add_argument("--engine", choices=ENGINES, help="auto (default): upstage with a key, else local")
+    o.add_argument("--model", help="Upstage model: ocr (default) or a pinned version such as ocr-250904")
+    o.add_argument("--schema", choices=SCHEMAS, help="write the result in the CLOVA or Google Vision shape")
+    o.add_argument("--pages", help="pages to read, e.g. 1-5,8 (default: all)")
+    o.add_argument("--lang", help="language hint for local engines, e.g. en, ko, kor+eng")
+    o.add_argument("-o", "--output", help="result path, or a directory (default: <temp>/<stem>.ocr.json)")
+    o.add_argument(
+        "--no-wait", action="store_true", help="print the job id at once; the work goes on in the background"
+    )
+    o.add_argument(
+        "--force", action="store_true", help="run again even if the same file and options were done"
+    )
+    o.add_argument(
+        "--jobs", type=int, default=None, help="files processed at once (default: 2 local, 4 cloud)"
+    )
+    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    s = sub.add_parser("status", help="a job's status, pages done/total, batches and result path (JSON)")
+    s.add_argument("job_id")
+
+    f = sub.add_parser("fetch", help="pages of a job's result (text per page; --words for boxes)")
+    f.add_argument("job_id")
+    f.add_argument("--pages", help="e.g. 1-3 (default: all)")
+    f.add_argument("--words", action="store_true", help="include words with boxes and confidences")
+    f.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    j = sub.add_parser("jobs", help="recent jobs, newest first")
+    j.add_argument("--limit", type=int, default=20)
+    j.add_argument("--json", action="store_true")
+
+    e = sub.add_parser(
+        "export", help="write a finished job as txt, md, json, csv, docx, hocr, pdf or overlay"
+    )
+    e.add_argument("job_id")
+    e.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("-o", "--output", help="output path or directory (default: <temp>/<stem>.<ext>)")
+    e.add_argument("--pages", help="pages to export (overlay), e.g. 1-3")
+
+    q = sub.add_parser("search", help="find a phrase in a job's result, tolerant of OCR slips; cites pages")
+    q.add_argument("job_id")
+    q.add_argument("query")
+    q.add_argument("--limit", type=int, default=10)
+    q.add_argument("--json", action="store_true")
+
+    sub.add_parser("check", help="print each setting, where it came from, the key masked")
+
+    v = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    v.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8765)
+
+    w = sub.add_parser("worker", help=argparse.SUPPRESS)
+    w.add_argument("job_ids", nargs="+")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(home=getattr(args, "home", None))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _expand_inputs(items: Sequence[str]) -> list[str]:
+    from .documents import SUPPORTED_EXTENSIONS
+
+    out: list[str] = []
+    for item in items:
+        path = Path(item)
+        if "://" not in item and path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower().lstrip(".") in _exts(SUPPORTED_EXTENSIONS)
+            )
+            out.extend(str(p) for p in found)
+        else:
+            out.append(item)
+    return out
+
+
+def _exts(extensions: Any) -> set[str]:
+    return {str(e).lower().lstrip(".") for e in extensions}
+
+
+class _Bar:
+    """Per-file progress on stderr (tqdm); silent for one-page work or when --quiet."""
+
+    def __init__(self, name: str, enabled: bool):
+        self.name = name
+        self.enabled = enabled
+        self.bar: Any = None
+
+    async def __call__(self, done: int, total: int | None, message: str) -> None:
+        if not self.enabled or (total is not None and total <= 1):
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.name[:30], unit="page", file=sys.stderr, leave=True)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+async def _cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import OCRService
+
+    inputs = _expand_inputs(args.files)
+    if not inputs:
+        raise OCRError("no supported files found in the given directories")
+    if args.output and len(inputs) > 1 and not Path(args.output).is_dir():
+        from .errors import OutputPathError
+
+        raise OutputPathError("with several inputs, -o must be an existing directory")
+    failures: list[OCRError] = []
+    results: dict[int, str] = {}
+    async with OCRService(settings) as service:
+        cloud = service.resolve_engine(args.engine) == "upstage"
+        limit = anyio.Semaphore(args.jobs or (4 if cloud else 2))
+
+        async def one(i: int, item: str) -> None:
+            async with limit:
+                bar = _Bar(Path(item).name, not args.quiet and not args.no_wait)
+                try:
+                    sub = await service.submit(
+                        item,
+                        engine=args.engine,
+                        model=args.model,
+                        schema=args.schema,
+                        pages=args.pages,
+                        lang=args.lang,
+                        output=args.output,
+                        force=args.force,
+                    )
+                    if args.no_wait:
+                        if not sub.job.finished:
+                            _spawn_worker(sub.job.id, settings)
+                        results[i] = sub.job.id
+                        return
+                    job = await service.run(sub.job.id, bar)
+                    if job.status != "completed":
+                        from .errors import JobError
+
+                        raise JobError(f"{item}: {job.error or 'the job did not complete'}")
+                    results[i] = str(job.result_path)
+                except OCRError as exc:
+                    failures.append(exc)
+                    sys.stderr.write(
+                        f"upstage-ocr: {item}: {exc}\n" if len(inputs) > 1 else f"upstage-ocr: {exc}\n"
+                    )
+                finally:
+                    bar.close()
+
+        async with anyio.create_task_group() as tg:
+            for i, item in enumerate(inputs):
+                tg.start_soon(one, i, item)
+    for i in sorted(results):
+        sys.stdout.write(results[i] + "\n")
+    if failures:
+        return failures[0].exit_code
+    return 0
+
+
+def _spawn_worker(job_id: str, settings: Settings) -> None:
+    """Work the job in a detached process so `--no-wait` returns at once and the job still finishes."""
+    env = dict(os.environ)
+    env["UPSTAGE_OCR_HOME"] = str(settings.home)
+    log_path = settings.home / "worker.log"
+    with open(log_path, "ab") as logf:
+        subprocess.Popen(
+            [sys.executable, "-m", "upstage_ocr", "worker", job_id],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=logf,
+            env=env,
+            start_new_session=True,
+        )
+
+
+async def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import OCRService
+
+    async with OCRService(settings) as service:
+        for job_id in args.job_ids:
+            await service.run(job_id)
+    return 0
+
+
+def job_status(service: Any, job_id: str) -> dict[str, Any]:
+    job = service.get(job_id)
+    return {
+        "job_id": job.id,
+        "status": job.status,
+        "input": job.input_name,
+        "engine": job.engine,
+        "pages_done": job.pages_done,
+        "pages_total": job.pages_total,
+        "request_id": job.request_id,
+        "batches": job.batches,
+        "error": job.error,
+        "result_path": job.result_path if job.status == "completed" else None,
+    }
+
+
+async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import OCRService
+
+    async with OCRService(settings) as service:
+        _print_json(job_status(service, args.job_id))
+    return 0
+
+
+async def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import OCRService
+
+    async with OCRService(settings) as service:
+        rows = list(service.iter_pages(args.job_id, args.pages))
+        if args.json or args.words:
+            out = []
+            for idx, number, page in rows:
+                item: dict[str, Any] = {
+                    "page": idx + 1,
+                    "source_page": number,
+                    "text": page.text,
+                    "confidence": page.confidence,
+                    "width": page.width,
+                    "height": page.height,
+                }
+                if args.words:
+                    item["words"] = [w.model_dump(mode="json") for w in page.words]
+                out.append(item)
+            _print_json(out)
+        else:
+            for idx, _number, page in rows:
+                sys.stdout.write(f"--- page {idx + 1} ---\n{page.text}\n")
+    return 0
+
+
+async def _cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import OCRService
+
+    async with OCRService(settings) as service:
+        jobs = service.list_jobs(args.limit)
+        if args.json:
+            _print_json([job_status(service, j.id) for j in jobs])
+        else:
+            for j in jobs:
+                sys.stdout.write(
+                    f"{j.id}  {j.status:<9}  {j.pages_done}/{j.pages_total if j.pages_total is not None else '?'}"
+                    f"  {j.engine:<9}  {j.input_name}\n"
+                )
+    return 0
+
+
+async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from .exporting import export_job
+    from .service import OCRService
+
+    async with OCRService(settings) as service:
+        paths = await export_job(service, args.job_id, args.format, args.output, pages=args.pages)
+        for path in paths:
+            sys.stdout.write(f"{path}\n")
+    return 0
+
+
+async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .exporting import search_job
+    from .service import OCRService
+
+    async with OCRService(settings) as service:
+        hits = search_job(service, args.job_id, args.query, limit=args.limit)
+        if args.json:
+            _print_json([h.model_dump(mode="json") for h in hits])
+        else:
+            for h in hits:
+                sys.stdout.write(f"page {h.page}  score {h.score:.0f}  conf {h.confidence:.2f}  {h.line}\n")
+            if not hits:
+                sys.stderr.write("no matches\n")
+    return 0 if hits else 1
+
+
+def _cmd_check(settings: Settings) -> int:
+    rows = settings.describe()
+    width = max(len(r[0]) for r in rows)
+    for var, shown, source, _desc in rows:
+        sys.stdout.write(f"{var:<{width}}  {shown}  [{source}]\n")
+    sys.stdout.write(f"{'store':<{width}}  {settings.home / 'jobs.sqlite3'}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        settings = _settings(args)
+        if args.command == "check":
+            return _cmd_check(settings)
+        if args.command == "serve":
+            from .mcp_server import serve
+
+            serve(settings, http=args.http, host=args.host, port=args.port)
+            return 0
+        handlers = {
+            "ocr": _cmd_ocr,
+            "status": _cmd_status,
+            "fetch": _cmd_fetch,
+            "jobs": _cmd_jobs,
+            "export": _cmd_export,
+            "search": _cmd_search,
+            "worker": _cmd_worker,
+        }
+        return int(anyio.run(handlers[args.command], args, settings))
+    except OCRError as exc:
+        sys.stderr.write(f"upstage-ocr: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "upstage-ocr: interrupted; finished pages are kept, run the same command to resume\n"
+        )
+        return 130
+    except Exception as exc:  # the last line of defence: one line, no traceback, no secret
+        if args.verbose:
+            log.exception("unexpected error")
+        sys.stderr.write(
+            f"upstage-ocr: internal error: {redact(f'{type(exc).__name__}: {exc}')} (rerun with -v)\n"
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

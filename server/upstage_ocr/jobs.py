@@ -1,0 +1,476 @@
+"""The durable job store: every OCR run is a job in SQLite (WAL) under UPSTAGE_OCR_HOME, page by page.
+
+A job row holds what was asked (input, sha256, options), where it stands (status, pages done/total, the Upstage
+async request id and its batches) and who is working on it (a lease). Finished pages are rows of their own,
+committed as they arrive, so a job survives a crash and resumes from its first missing page; a batch downloaded
+once is never downloaded (or paid for) again.
+
+Several processes may share one store: a job is worked on only by the process holding its lease. A lease is
+free when it has expired or when its owner process on this host is gone (so a SIGKILL'd server's jobs are
+picked up at once by the next process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import JobError
+from .models import Page
+
+JobStatus = Literal["queued", "running", "completed", "failed"]
+UNFINISHED: tuple[str, ...] = ("queued", "running")
+LEASE_SECONDS = 30.0
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id            TEXT PRIMARY KEY,
+    job_key       TEXT NOT NULL,
+    input_name    TEXT NOT NULL,
+    input_path    TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    options       TEXT NOT NULL,
+    engine        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    pages_total   INTEGER,
+    pages_done    INTEGER NOT NULL DEFAULT 0,
+    page_numbers  TEXT,
+    request_id    TEXT,
+    model_version TEXT,
+    billed_pages  INTEGER NOT NULL DEFAULT 0,
+    error         TEXT,
+    error_code    TEXT,
+    result_path   TEXT,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    finished_at   REAL,
+    lease_owner   TEXT,
+    lease_until   REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs(job_key, created_at);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+CREATE TABLE IF NOT EXISTS pages (
+    job_id      TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    page_number INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    job_id      TEXT NOT NULL,
+    batch_id    INTEGER NOT NULL,
+    start_page  INTEGER NOT NULL,
+    end_page    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    failure     TEXT,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (job_id, batch_id)
+);
+CREATE TABLE IF NOT EXISTS raw_results (
+    job_id TEXT PRIMARY KEY,
+    data   TEXT NOT NULL
+);
+"""
+
+
+def job_key(sha256: str, options: dict[str, Any]) -> str:
+    """The identity of a job: the content hash plus every option that changes the result."""
+    blob = json.dumps({"sha256": sha256, **options}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}"
+
+
+_PROCESS_NONCE = uuid.uuid4().hex[:8]
+
+
+def _owner_alive(owner: str) -> bool:
+    try:
+        host, pid_text, _nonce = owner.split(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return True
+    if host != socket.gethostname():
+        return True  # another host: trust the lease's expiry only
+    if pid == os.getpid():
+        return owner == _owner_id()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Job:
+    id: str
+    job_key: str
+    input_name: str
+    input_path: str
+    source: str
+    sha256: str
+    size: int
+    options: dict[str, Any]
+    engine: str
+    status: str
+    pages_total: int | None
+    pages_done: int
+    page_numbers: list[int] | None
+    request_id: str | None
+    model_version: str | None
+    billed_pages: int
+    error: str | None
+    error_code: str | None
+    result_path: str | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    batches: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        data = dict(row)
+        data["options"] = json.loads(data["options"])
+        data["page_numbers"] = json.loads(data["page_numbers"]) if data["page_numbers"] else None
+        return cls(**data)
+
+
+class JobStore:
+    """SQLite job store. Thread-safe: one connection per thread, short transactions, WAL for readers."""
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(self.home, 0o700)
+        self.path = self.home / "jobs.sqlite3"
+        self._local = threading.local()
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with contextlib.suppress(OSError):
+            os.chmod(self.path, 0o600)
+
+    # -- connection ------------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- jobs ------------------------------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        key: str,
+        input_name: str,
+        input_path: str,
+        source: str,
+        sha256: str,
+        size: int,
+        options: dict[str, Any],
+        engine: str,
+        pages_total: int | None,
+        page_numbers: Sequence[int] | None,
+    ) -> Job:
+        now = time.time()
+        job_id = uuid.uuid4().hex[:16]
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO jobs (id, job_key, input_name, input_path, source, sha256, size, options, engine,"
+                " status, pages_total, page_numbers, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (
+                    job_id,
+                    key,
+                    input_name,
+                    input_path,
+                    source,
+                    sha256,
+                    size,
+                    json.dumps(options, sort_keys=True),
+                    engine,
+                    pages_total,
+                    json.dumps(list(page_numbers)) if page_numbers is not None else None,
+                    now,
+                    now,
+                ),
+            )
+        return self.get(job_id)
+
+    def find_reusable(self, key: str) -> Job | None:
+        """The newest job with this key that has not failed (a finished result is never paid for twice)."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM jobs WHERE job_key = ? AND status != 'failed' ORDER BY created_at DESC LIMIT 1",
+                (key,),
+            )
+            .fetchone()
+        )
+        return Job.from_row(row) if row else None
+
+    def get(self, job_id: str) -> Job:
+        row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobError(
+                f"no job with id {job_id!r} in {self.home}",
+                hint="List jobs with `upstage-ocr jobs` (MCP: list_ocr_jobs)",
+            )
+        job = Job.from_row(row)
+        job.batches = self.batches(job_id)
+        return job
+
+    def list(self, limit: int = 20, status: str | None = None) -> list[Job]:
+        if status:
+            rows = self._conn().execute(
+                "SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ?", (status, limit)
+            )
+        else:
+            rows = self._conn().execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [Job.from_row(r) for r in rows.fetchall()]
+
+    def unfinished(self) -> list[Job]:
+        rows = (
+            self._conn()
+            .execute("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at")
+            .fetchall()
+        )
+        return [Job.from_row(r) for r in rows]
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        fields["updated_at"] = time.time()
+        if "page_numbers" in fields and fields["page_numbers"] is not None:
+            fields["page_numbers"] = json.dumps(list(fields["page_numbers"]))
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
+
+    def mark_running(self, job_id: str) -> None:
+        self.update(job_id, status="running", error=None, error_code=None)
+
+    def mark_completed(self, job_id: str, *, result_path: str | None, model_version: str | None) -> None:
+        self.update(
+            job_id,
+            status="completed",
+            result_path=result_path,
+            model_version=model_version,
+            finished_at=time.time(),
+            error=None,
+            error_code=None,
+        )
+
+    def mark_failed(self, job_id: str, message: str, code: str) -> None:
+        self.update(job_id, status="failed", error=message, error_code=code, finished_at=time.time())
+
+    # -- leases ----------------------------------------------------------------------------------------
+    def claim(self, job_id: str, seconds: float = LEASE_SECONDS) -> bool:
+        """Take the job's lease for this process. False when another live process holds it."""
+        me = _owner_id()
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT lease_owner, lease_until, status FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise JobError(f"no job with id {job_id!r}")
+            owner, until = row["lease_owner"], row["lease_until"]
+            free = owner is None or owner == me or (until or 0) < now or not _owner_alive(owner)
+            if not free:
+                return False
+            db.execute(
+                "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = ?", (me, now + seconds, job_id)
+            )
+            return True
+
+    def renew(self, job_id: str, seconds: float = LEASE_SECONDS) -> bool:
+        me = _owner_id()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                (time.time() + seconds, job_id, me),
+            )
+            return cur.rowcount == 1
+
+    def release(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                (job_id, _owner_id()),
+            )
+
+    def lease_held_elsewhere(self, job: Job) -> bool:
+        if job.lease_owner is None or job.lease_owner == _owner_id():
+            return False
+        return (job.lease_until or 0) >= time.time() and _owner_alive(job.lease_owner)
+
+    # -- pages -----------------------------------------------------------------------------------------
+    def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, Page]], *, billed: int = 0) -> int:
+        """Commit finished pages (position in the result, 1-based document page, page) in one transaction."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO pages (job_id, idx, page_number, data) VALUES (?, ?, ?, ?)",
+                [(job_id, idx, number, page.model_dump_json()) for idx, number, page in pages],
+            )
+            done = db.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?", (job_id,)).fetchone()[0]
+            db.execute(
+                "UPDATE jobs SET pages_done = ?, billed_pages = billed_pages + ?, updated_at = ? WHERE id = ?",
+                (done, billed, time.time(), job_id),
+            )
+        return int(done)
+
+    def done_indexes(self, job_id: str) -> set[int]:
+        rows = self._conn().execute("SELECT idx FROM pages WHERE job_id = ?", (job_id,)).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def iter_pages(
+        self, job_id: str, indexes: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, int, Page]]:
+        """Stored pages in result order: (idx, page_number, Page). Streams; never loads the whole job at once."""
+        conn = self._conn()
+        if indexes is None:
+            cur = conn.execute(
+                "SELECT idx, page_number, data FROM pages WHERE job_id = ? ORDER BY idx", (job_id,)
+            )
+            for idx, number, data in cur:
+                yield int(idx), int(number), Page.model_validate_json(data)
+            return
+        wanted = sorted(set(indexes))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = conn.execute(
+                f"SELECT idx, page_number, data FROM pages WHERE job_id = ? AND idx IN ({marks}) ORDER BY idx",
+                (job_id, *chunk),
+            )
+            for idx, number, data in cur.fetchall():
+                yield int(idx), int(number), Page.model_validate_json(data)
+
+    def clear_pages(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pages WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM batches WHERE job_id = ?", (job_id,))
+            db.execute("UPDATE jobs SET pages_done = 0 WHERE id = ?", (job_id,))
+
+    # -- async batches ---------------------------------------------------------------------------------
+    def set_batch(
+        self,
+        job_id: str,
+        batch_id: int,
+        start_page: int,
+        end_page: int,
+        status: str,
+        failure: str | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO batches (job_id, batch_id, start_page, end_page, status, failure, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(job_id, batch_id) DO UPDATE SET status = excluded.status,"
+                " failure = excluded.failure, updated_at = excluded.updated_at,"
+                " start_page = excluded.start_page, end_page = excluded.end_page"
+                " WHERE batches.status != 'stored'",
+                (job_id, batch_id, start_page, end_page, status, failure, time.time()),
+            )
+
+    def store_batch(
+        self,
+        job_id: str,
+        batch_id: int,
+        start_page: int,
+        end_page: int,
+        pages: Sequence[tuple[int, int, Page]],
+        billed: int,
+    ) -> None:
+        """A downloaded batch's pages and the batch's `stored` mark, in one transaction."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO pages (job_id, idx, page_number, data) VALUES (?, ?, ?, ?)",
+                [(job_id, idx, number, page.model_dump_json()) for idx, number, page in pages],
+            )
+            db.execute(
+                "INSERT INTO batches (job_id, batch_id, start_page, end_page, status, failure, updated_at)"
+                " VALUES (?, ?, ?, ?, 'stored', NULL, ?) ON CONFLICT(job_id, batch_id) DO UPDATE SET"
+                " status = 'stored', failure = NULL, updated_at = excluded.updated_at",
+                (job_id, batch_id, start_page, end_page, now),
+            )
+            done = db.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?", (job_id,)).fetchone()[0]
+            db.execute(
+                "UPDATE jobs SET pages_done = ?, billed_pages = billed_pages + ?, updated_at = ? WHERE id = ?",
+                (done, billed, now, job_id),
+            )
+
+    def batches(self, job_id: str) -> list[dict[str, Any]]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT batch_id, start_page, end_page, status, failure FROM batches WHERE job_id = ? ORDER BY batch_id",
+                (job_id,),
+            )
+            .fetchall()
+        )
+        return [dict(r) for r in rows]
+
+    def stored_batch_ids(self, job_id: str) -> set[int]:
+        return {b["batch_id"] for b in self.batches(job_id) if b["status"] == "stored"}
+
+    # -- raw results (schema=clova/google on the upstage engine are kept as the API returned them) ------
+    def set_raw(self, job_id: str, data: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO raw_results (job_id, data) VALUES (?, ?)", (job_id, json.dumps(data))
+            )
+
+    def get_raw(self, job_id: str) -> dict[str, Any] | None:
+        row = self._conn().execute("SELECT data FROM raw_results WHERE job_id = ?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
