@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("UPSTAGE_OCR_FIXTURES", ROOT.parent / "shared" / "fixtures" / "upstage-cookbook"))
+FIXTURES = Path(
+    os.environ.get("UPSTAGE_OCR_FIXTURES", ROOT.parent / "shared" / "fixtures" / "upstage-cookbook")
+)
 
 
 @pytest.fixture

@@ -38,8 +38,12 @@ def test_build_page_joins_lines_like_upstage():
     words = [
         RawWord(text="Print", confidence=0.99, points=[(65, 52), (221, 55), (221, 104), (64, 101)], line=0),
         RawWord(text="the", confidence=0.98, points=[(230, 52), (300, 52), (300, 104), (230, 104)], line=0),
-        RawWord(text="hello,", confidence=0.97, points=[(65, 150), (200, 150), (200, 200), (65, 200)], line=1),
-        RawWord(text="world", confidence=0.96, points=[(210, 150), (300, 150), (300, 200), (210, 200)], line=1),
+        RawWord(
+            text="hello,", confidence=0.97, points=[(65, 150), (200, 150), (200, 200), (65, 200)], line=1
+        ),
+        RawWord(
+            text="world", confidence=0.96, points=[(210, 150), (300, 150), (300, 200), (210, 200)], line=1
+        ),
     ]
     page = build_page(0, 786, 256, words, first_word_id=7)
     assert page.text == "Print the \nhello, world"
@@ -57,10 +61,25 @@ def test_v2_shape_is_converted_to_pixels():
         "api": "2.0",
         "model": "ocr-250904",
         "pages": [
-            {"id": 0, "text": "Hi", "words": [
-                {"id": 0, "text": "Hi", "confidence": 0.9,
-                 "bounding_box": {"vertices": [{"x": 0.1, "y": 0.2}, {"x": 0.5, "y": 0.2},
-                                               {"x": 0.5, "y": 0.4}, {"x": 0.1, "y": 0.4}]}}]}
+            {
+                "id": 0,
+                "text": "Hi",
+                "words": [
+                    {
+                        "id": 0,
+                        "text": "Hi",
+                        "confidence": 0.9,
+                        "bounding_box": {
+                            "vertices": [
+                                {"x": 0.1, "y": 0.2},
+                                {"x": 0.5, "y": 0.2},
+                                {"x": 0.5, "y": 0.4},
+                                {"x": 0.1, "y": 0.4},
+                            ]
+                        },
+                    }
+                ],
+            }
         ],
         "usage": {"pages": 1},
     }
@@ -70,5 +89,10 @@ def test_v2_shape_is_converted_to_pixels():
     assert result.numBilledPages == 1
     page = result.pages[0]
     assert (page.width, page.height) == (1000, 500)
-    assert [(v.x, v.y) for v in page.words[0].boundingBox.vertices] == [(100, 100), (500, 100), (500, 200), (100, 200)]
+    assert [(v.x, v.y) for v in page.words[0].boundingBox.vertices] == [
+        (100, 100),
+        (500, 100),
+        (500, 200),
+        (100, 200),
+    ]
     assert result.text == "Hi"

@@ -169,9 +169,9 @@ class JobStore:
             os.chmod(self.home, 0o700)
         self.path = self.home / "jobs.sqlite3"
         self._local = threading.local()
-        with self._tx() as db:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn = self._conn()
+        conn.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         with contextlib.suppress(OSError):
             os.chmod(self.path, 0o600)
 
