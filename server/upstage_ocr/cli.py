@@ -181,9 +181,7 @@ async def _cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
                         return
                     job = await service.run(sub.job.id, bar)
                     if job.status != "completed":
-                        from .errors import JobError
-
-                        raise JobError(f"{item}: {job.error or 'the job did not complete'}")
+                        raise _job_failure(item, job.error, job.error_code)
                     results[i] = str(job.result_path)
                 except OCRError as exc:
                     failures.append(exc)
@@ -201,6 +199,20 @@ async def _cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
     if failures:
         return failures[0].exit_code
     return 0
+
+
+def _job_failure(item: str, message: str | None, code: str | None) -> OCRError:
+    """The failed job's error as its own class (so the exit code says what went wrong), JobError if unknown."""
+    from .errors import JobError
+
+    classes: dict[str, type[OCRError]] = {}
+    todo: list[type[OCRError]] = [OCRError]
+    while todo:
+        cls = todo.pop()
+        classes.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    cls = classes.get(code or "", JobError)
+    return (cls if cls is not OCRError else JobError)(f"{item}: {message or 'the job did not complete'}")
 
 
 def _spawn_worker(job_id: str, settings: Settings) -> None:

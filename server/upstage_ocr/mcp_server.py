@@ -310,6 +310,8 @@ def build_server(
                     await ctx.report_progress(done, total, message)
 
                 job = await service.run(job.id, progress)
+                if job.status == "failed":
+                    raise ToolError(f"{job.error} [{job.error_code}] (job {job.id})")
             elif not job.finished:
                 state.tasks.start_soon(service.run, job.id)
                 job = service.get(job.id)

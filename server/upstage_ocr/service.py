@@ -205,14 +205,16 @@ class OCRService:
                     await self._work(job_id, progress)
                 finally:
                     tg.cancel_scope.cancel()
-        except OCRError as exc:
-            log.warning("job %s failed: %s", job_id, exc)
-            self.store.mark_failed(job_id, str(exc), exc.code)
-        except Exception as exc:
-            log.exception("job %s failed unexpectedly", job_id)
-            self.store.mark_failed(
-                job_id, redact(f"internal error: {type(exc).__name__}: {exc}"), "internal_error"
-            )
+        except Exception as raised:
+            exc = _leaf(raised)  # task groups wrap errors in (nested) exception groups
+            if isinstance(exc, OCRError):
+                log.warning("job %s failed: %s", job_id, exc)
+                self.store.mark_failed(job_id, str(exc), exc.code)
+            else:
+                log.exception("job %s failed unexpectedly", job_id)
+                self.store.mark_failed(
+                    job_id, redact(f"internal error: {type(exc).__name__}: {exc}"), "internal_error"
+                )
         finally:
             self._running.discard(job_id)
             with contextlib.suppress(Exception):
@@ -488,6 +490,15 @@ class OCRService:
             for j in self.store.unfinished()
             if not self.store.lease_held_elsewhere(j) and j.id not in self._running
         ]
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one error inside (nested) exception groups, the first OCRError among several, else `exc` itself."""
+    inner = getattr(exc, "exceptions", None)
+    if not inner:
+        return exc
+    leaves = [_leaf(e) for e in inner]
+    return next((e for e in leaves if isinstance(e, OCRError)), leaves[0] if len(leaves) == 1 else exc)
 
 
 def _ranges(numbers: Sequence[int]) -> str:

@@ -1,0 +1,182 @@
+"""Engine-independent page geometry: reading order, page orientation and mapping boxes back to the page.
+
+Every local engine produces `TextLine`s (a line box plus its words, each with a box) in the frame of the
+image it looked at; these helpers turn them into `RawWord`s in reading order, in the original page's frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from ..models import RawWord
+
+Point = tuple[float, float]
+Quad = list[Point]
+
+# Page rotations we try, as PIL transposes (counter-clockwise degrees).
+_TRANSPOSE = {
+    90: Image.Transpose.ROTATE_90,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_270,
+}
+
+
+@dataclass
+class TextWord:
+    text: str
+    confidence: float
+    points: Quad
+
+
+@dataclass
+class TextLine:
+    points: Quad
+    words: list[TextWord] = field(default_factory=list)
+
+    @property
+    def top(self) -> float:
+        return min(p[1] for p in self.points)
+
+    @property
+    def bottom(self) -> float:
+        return max(p[1] for p in self.points)
+
+    @property
+    def left(self) -> float:
+        return min(p[0] for p in self.points)
+
+    @property
+    def height(self) -> float:
+        return max(1.0, self.bottom - self.top)
+
+    @property
+    def width(self) -> float:
+        return max(1.0, max(p[0] for p in self.points) - self.left)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def quad_from_box(left: float, top: float, right: float, bottom: float) -> Quad:
+    return [(left, top), (right, top), (right, bottom), (left, bottom)]
+
+
+def group_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
+    """Lines grouped into visual rows (vertical overlap), rows top to bottom, lines left to right in a row.
+
+    A line joins the row when it overlaps the row's vertical extent by at least half the smaller height, as
+    the Upstage API does (two columns at the same height come out as one text line).
+    """
+    rows: list[list[TextLine]] = []
+    extents: list[tuple[float, float]] = []
+    for line in sorted(lines, key=lambda ln: (ln.top + ln.bottom) / 2):
+        placed = False
+        if rows:
+            top, bottom = extents[-1]
+            overlap = min(bottom, line.bottom) - max(top, line.top)
+            row_height = min(ln.height for ln in rows[-1])
+            if overlap >= 0.5 * min(line.height, row_height):
+                rows[-1].append(line)
+                extents[-1] = (min(top, line.top), max(bottom, line.bottom))
+                placed = True
+        if not placed:
+            rows.append([line])
+            extents.append((line.top, line.bottom))
+    return [sorted(row, key=lambda ln: ln.left) for row in rows]
+
+
+def map_point_back(x: float, y: float, angle: int, width: int, height: int) -> Point:
+    """A point in the image rotated counter-clockwise by `angle` back into the original (width x height) image."""
+    if angle == 90:
+        return (width - y, x)
+    if angle == 180:
+        return (width - x, height - y)
+    if angle == 270:
+        return (y, height - x)
+    return (x, y)
+
+
+def rotate_image(image: Image.Image, angle: int) -> Image.Image:
+    return image.transpose(_TRANSPOSE[angle]) if angle in _TRANSPOSE else image
+
+
+def to_raw_words(lines: Sequence[TextLine], angle: int = 0, size: tuple[int, int] = (0, 0)) -> list[RawWord]:
+    """Words in reading order with line indices, boxes mapped back from a page rotated by `angle`."""
+    out: list[RawWord] = []
+    width, height = size
+    for index, row in enumerate(group_rows([ln for ln in lines if ln.words])):
+        for line in row:
+            for word in line.words:
+                if not word.text.strip():
+                    continue
+                pts = [map_point_back(x, y, angle, width, height) for x, y in word.points]
+                out.append(RawWord(text=word.text, confidence=float(word.confidence), points=pts, line=index))
+    return out
+
+
+def quality(lines: Sequence[TextLine]) -> tuple[float, int]:
+    """(character-weighted mean confidence, character count) of a recognition result."""
+    chars = 0
+    total = 0.0
+    for line in lines:
+        for word in line.words:
+            n = len(word.text.strip())
+            chars += n
+            total += n * word.confidence
+    return (total / chars if chars else 0.0), chars
+
+
+def mostly_vertical(boxes: Sequence[Quad]) -> bool:
+    """True when most detected text boxes are tall and thin: the page is probably turned by 90 degrees."""
+    if len(boxes) < 2:
+        return False
+
+    def side(a: Point, b: Point) -> float:
+        return float(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5)
+
+    tall = sum(1 for q in boxes if side(q[0], q[3]) > 1.5 * side(q[0], q[1]))
+    wide = sum(1 for q in boxes if side(q[0], q[1]) > 1.5 * side(q[0], q[3]))
+    return tall > wide and tall >= 0.5 * len(boxes)
+
+
+LOW_CONFIDENCE = 0.93  # below this character-weighted confidence an upright reading is doubted
+
+
+def best_orientation(
+    image: Image.Image,
+    run: Callable[[Image.Image], list[TextLine]],
+    boxes_of: Callable[[list[TextLine]], list[Quad]] | None = None,
+) -> tuple[int, list[TextLine]]:
+    """Read the page upright; when the result looks sideways or unsure, try other rotations and keep the best.
+
+    Pages whose text boxes are mostly tall are tried at 90 and 270 degrees; upright pages whose confidence is
+    below LOW_CONFIDENCE are tried at 180 degrees. A rotation wins only with clearly better confidence.
+    """
+    lines = run(image)
+    boxes = boxes_of(lines) if boxes_of else [ln.points for ln in lines]
+    conf, chars = quality(lines)
+    if mostly_vertical(boxes):
+        # Recognisers turn tall crops a quarter turn counter-clockwise: a good upright reading of a sideways
+        # page means the page wants that turn (90); a poor one means the other way (270). Try that one first.
+        candidates = [90, 270] if conf >= 0.8 else [270, 90]
+    elif chars == 0 or conf < LOW_CONFIDENCE:
+        candidates = [180]
+    else:
+        return 0, lines
+    # A sideways page is never kept as it is (its reading order would be wrong); an unsure upright page
+    # is turned only when the turned reading is clearly better.
+    sideways = 90 in candidates
+    best_angle, best_lines, best_score = 0, lines, (-1.0 if sideways else conf)
+    for angle in candidates:
+        if sideways and best_score >= LOW_CONFIDENCE:
+            break
+        other = run(rotate_image(image, angle))
+        other_conf, other_chars = quality(other)
+        score = other_conf if other_chars >= 0.5 * chars else other_conf * other_chars / max(chars, 1)
+        if score > best_score + (0.0 if sideways else 0.02):
+            best_angle, best_lines, best_score = angle, other, score
+    return best_angle, best_lines

@@ -1,0 +1,133 @@
+"""Running a local engine over a document: pages rendered one at a time, inference off the event loop.
+
+`run_local_pages` keeps at most `workers` pages in flight (each page: render + recognise in one worker thread),
+so both cores are busy while at most `workers` rasters exist. Results are delivered to `on_page` **in page
+order** (the order of `page_numbers`); a page that finishes early waits, in memory as a small `Page` model,
+until the pages before it are delivered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from PIL import Image
+
+from . import models
+from .documents import DEFAULT_DPI, DocumentInfo, iter_page_images
+from .engines.base import Engine, get_engine
+from .errors import EngineError, OCRError
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def recognize_page(engine: Engine, image: Image.Image, page_index: int, lang: str | None) -> models.Page:
+    """One page image through `engine`, as a `models.Page` (word ids start at 0; `models.assemble` renumbers)."""
+    try:
+        words = engine.recognize(image, lang)
+    except OCRError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"the {engine.name} engine failed on page {page_index + 1}: {exc}") from exc
+    width, height = image.size
+    return models.build_page(page_index, width, height, words, first_word_id=0)
+
+
+def model_version_for(engine_name: str, lang: str | None) -> str:
+    """`modelVersion` for results of `engine_name` with this language hint (loads no model)."""
+    engine = get_engine(engine_name)
+    per_lang = getattr(engine, "model_version_for", None)
+    if callable(per_lang):
+        return str(per_lang(lang))
+    return engine.model_version
+
+
+class _PageSource:
+    """A thread-safe hand-out of (page number, image) from one `iter_page_images` generator."""
+
+    def __init__(self, iterator: Iterator[tuple[int, Image.Image]]) -> None:
+        self._it = iterator
+        self._lock = anyio.Lock()
+
+    async def next(self) -> tuple[int, Image.Image] | None:
+        # Rendering happens in a worker thread; the lock keeps the generator single-threaded.
+        async with self._lock:
+            return await anyio.to_thread.run_sync(_next_or_none, self._it)
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if callable(close):
+            close()
+
+
+def _next_or_none(it: Iterator[Any]) -> Any:
+    return next(it, None)
+
+
+async def run_local_pages(
+    info: DocumentInfo,
+    page_numbers: list[int],
+    *,
+    engine_name: str,
+    lang: str | None,
+    on_page: Callable[[int, models.Page], Awaitable[None]],
+    workers: int | None = None,
+    dpi: int = DEFAULT_DPI,
+) -> None:
+    """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
+
+    Each delivered page has `id` = its 0-based position in the document (page_number - 1). The engine is
+    created (models loaded) in a worker thread. Errors from any page cancel the rest and propagate.
+    """
+    if not page_numbers:
+        return
+    n_workers = max(1, workers or default_workers())
+    engine = await anyio.to_thread.run_sync(get_engine, engine_name)
+    source = _PageSource(iter_page_images(info, list(page_numbers), dpi=dpi))
+    done: dict[int, models.Page] = {}
+    next_index = 0
+    ready = anyio.Condition()
+    # At most n_workers pages are rendered or recognised at once, and at most 2 * n_workers finished pages
+    # wait for an earlier page, so memory stays bounded however long the document is.
+    window = anyio.Semaphore(2 * n_workers)
+
+    async def deliver() -> None:
+        nonlocal next_index
+        while next_index < len(page_numbers):
+            async with ready:
+                while page_numbers[next_index] not in done:
+                    await ready.wait()
+                number = page_numbers[next_index]
+                page = done.pop(number)
+            await on_page(number, page)
+            next_index += 1
+            window.release()
+
+    async def worker() -> None:
+        while True:
+            await window.acquire()
+            item = await source.next()
+            if item is None:
+                window.release()
+                return
+            number, image = item
+            try:
+                page = await anyio.to_thread.run_sync(recognize_page, engine, image, number - 1, lang)
+            finally:
+                image.close()
+            async with ready:
+                done[number] = page
+                ready.notify_all()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(deliver)
+            for _ in range(n_workers):
+                tg.start_soon(worker)
+    finally:
+        source.close()
