@@ -15,13 +15,13 @@ PY=.venv/bin/python
 EXPECTED_TOOLS="export_ocr fetch_ocr_pages get_ocr_status list_ocr_jobs ocr_document render_ocr_page search_ocr_text"
 
 if [ ! -x "$SERVER" ] || [ ! -x "$PY" ]; then
-  echo "inspector-smoke: SKIP: $SERVER not found (create .venv with: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]')"
-  exit 0
+  echo "inspector-smoke: FAIL: $SERVER not found (create .venv with: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]')"
+  exit 1
 fi
 if ! why=$("$PY" -c "from upstage_ocr.mcp_server import build_server, main" 2>&1); then
-  echo "inspector-smoke: SKIP: the MCP server cannot be imported yet:"
+  echo "inspector-smoke: FAIL: the MCP server cannot be imported yet:"
   echo "$why" | tail -3 | sed 's/^/    /'
-  exit 0
+  exit 1
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "inspector-smoke: FAIL: node and npm are required (Node >= 22.19 recommended; --cli works on Node 20)"
