@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import (
     assert_upstage_json,
     expected_text,
@@ -20,7 +21,6 @@ from helpers import (
     make_png,
     private_tempdir,
 )
-
 from upstage_ocr.cli import main
 
 KEY = "up_SeCrEtKeY0123456789abcdef"
@@ -255,3 +255,75 @@ def test_subprocess_errors_have_no_traceback_and_never_show_the_key(tmp_path):
     assert "Traceback" not in proc.stderr and KEY not in proc.stderr
     errors = [x for x in proc.stderr.splitlines() if x.startswith("upstage-ocr: ")]
     assert len(errors) == 1 and "could not reach the Upstage API" in errors[0], proc.stderr
+
+
+# -- end to end against the fake Upstage API as a real local HTTP server --------------------------------------
+
+
+def wait_completed(capsys, job_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        code, out, err = run(capsys, "status", job_id)
+        assert code == 0, err
+        st = json.loads(out)
+        if st["status"] == "completed":
+            return st
+        assert st["status"] != "failed", st
+        assert time.monotonic() < deadline, st
+        time.sleep(0.1)
+
+
+def test_end_to_end_against_the_fake_api_over_http(capsys, tmp_path, tmp, monkeypatch):
+    from fake_upstage import DEFAULT_KEY, FakeUpstage
+    from helpers import downloaded_batches, fast_polling
+
+    fast_polling(monkeypatch)
+    fake = FakeUpstage(seconds_per_batch=0.02)
+    with fake.serve() as base_url:
+        monkeypatch.setenv("UPSTAGE_API_KEY", DEFAULT_KEY)
+        monkeypatch.setenv("UPSTAGE_BASE_URL", base_url)
+        monkeypatch.setenv("UPSTAGE_OCR_RATE_LIMIT", "200")
+
+        # a sync call, then the same file again: no second upload
+        small = make_pdf(tmp_path / "small.pdf", 3)
+        code, out, err = run(capsys, "ocr", str(small))
+        assert code == 0, err
+        assert out == f"{tmp / 'small.ocr.json'}\n"
+        data = assert_upstage_json(tmp / "small.ocr.json", pages=3)
+        assert data["pages"][0]["text"].startswith("Fake OCR page 1")
+        assert fake.sync_calls == 1
+        assert DEFAULT_KEY not in err
+        code, out, _err = run(capsys, "ocr", str(small))
+        assert out == f"{tmp / 'small.ocr.json'}\n" and fake.sync_calls == 1
+
+        # a 25-page job in the background (a detached worker process does the work)
+        big = make_pdf(tmp_path / "big.pdf", 25)
+        code, out, err = run(capsys, "ocr", "--no-wait", str(big))
+        assert code == 0, err
+        job_id = out.strip()
+        st = wait_completed(capsys, job_id)
+        assert st["engine"] == "upstage" and st["pages_done"] == 25
+        assert_upstage_json(st["result_path"], pages=25)
+        code, out, _err = run(capsys, "fetch", job_id, "--pages", "24-25")
+        assert out.startswith("--- page 24 ---\nFake OCR page 24 \n")
+        assert "--- page 25 ---\nFake OCR page 25 \n" in out
+        assert fake.sync_calls == 2
+
+        # more than 100 pages: the async API, each 10-page batch downloaded once
+        huge = make_pdf(tmp_path / "huge.pdf", 105)
+        code, out, err = run(capsys, "ocr", "--quiet", str(huge), "-o", str(tmp_path))
+        assert code == 0, err
+        assert out == f"{tmp_path / 'huge.ocr.json'}\n"
+        assert_upstage_json(tmp_path / "huge.ocr.json", pages=105)
+        assert fake.submits == 1
+        assert sorted(downloaded_batches(fake)) == list(range(11))
+
+        code, out, _err = run(capsys, "jobs")
+        assert len(out.splitlines()) == 3 and all(" completed " in line for line in out.splitlines())
+
+        # a wrong key: exit 10, one line, the key never shown
+        monkeypatch.setenv("UPSTAGE_API_KEY", "up_wrongKEY_99999999999")
+        code, out, err = run(capsys, "ocr", "--force", str(small))
+        assert code == 10 and out == ""
+        assert "up_wrongKEY_99999999999" not in err
+        assert "UPSTAGE_API_KEY" in next(x for x in err.splitlines() if x.startswith("upstage-ocr: "))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ def test_pdf_pages_render_at_the_api_scale(fixtures_dir):
 def test_pages_are_rendered_one_at_a_time(fixtures_dir):
     info = inspect_document(fixtures_dir / "multi_page.pdf")
     it = iter_page_images(info)
+    assert isinstance(it, Generator)
     first = next(it)
     assert first[0] == 1
     it.close()  # the generator can be abandoned without rendering the rest
@@ -83,14 +85,21 @@ def test_supported_type_without_extension(tmp_path):
     assert (info.kind, info.mime, info.extension) == ("image", "image/png", ".png")
 
 
-@pytest.mark.parametrize("fmt,ext,mime", [("BMP", ".bmp", "image/bmp"), ("WEBP", ".webp", "image/webp"),
-                                          ("GIF", ".gif", "image/gif"), ("JPEG", ".jpg", "image/jpeg")])
+@pytest.mark.parametrize(
+    "fmt,ext,mime",
+    [
+        ("BMP", ".bmp", "image/bmp"),
+        ("WEBP", ".webp", "image/webp"),
+        ("GIF", ".gif", "image/gif"),
+        ("JPEG", ".jpg", "image/jpeg"),
+    ],
+)
 def test_image_formats(tmp_path, fmt, ext, mime):
     path = tmp_path / f"a{ext}"
     Image.new("RGB", (50, 40), "white").save(path, format=fmt)
     info = inspect_document(path)
     assert (info.kind, info.mime, info.page_count) == ("image", mime, 1)
-    (_n, img), = list(iter_page_images(info))
+    ((_n, img),) = list(iter_page_images(info))
     assert img.size == (50, 40) and img.mode == "RGB"
 
 
@@ -244,7 +253,7 @@ def test_truncated_jpeg(fixtures_dir, tmp_path):
     data = (fixtures_dir / "reciepts.jpg").read_bytes()
     path = tmp_path / "cut.jpg"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorruptDocumentError, match="truncated|damaged"):
+    with pytest.raises(CorruptDocumentError, match=r"truncated|damaged"):
         inspect_document(path)
 
 

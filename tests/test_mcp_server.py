@@ -4,12 +4,15 @@ progress, background jobs, partial fetches, idempotency and the page resource. L
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from mcp import Client
+
 from helpers import (
     FAKE_MODEL_VERSION,
     assert_upstage_json,
@@ -21,8 +24,6 @@ from helpers import (
     make_png,
     private_tempdir,
 )
-from mcp import Client
-
 from upstage_ocr.mcp_server import build_server
 from upstage_ocr.settings import Settings
 
@@ -229,7 +230,9 @@ async def test_large_document_runs_in_background_and_pages_can_be_read_while_it_
         nxt = await ok(client, "fetch_ocr_pages", {"job_id": job_id, "pages": first["next_pages"]})
         assert [p["page"] for p in nxt["pages"]] == list(range(11, 21))
         assert nxt["next_pages"] == "21-24"
-        last = await ok(client, "fetch_ocr_pages", {"job_id": job_id, "pages": "21-24", "include_words": True})
+        last = await ok(
+            client, "fetch_ocr_pages", {"job_id": job_id, "pages": "21-24", "include_words": True}
+        )
         assert last["next_pages"] is None
         words = last["pages"][0]["words"]
         assert [w["text"] for w in words] == ["Page", "21", "hello", "world"]
@@ -321,7 +324,9 @@ async def test_actionable_errors(mode, tmp_path):
         msg = await err(client, "ocr_document", {"path": str(big), "engine": "local"})
         assert "50 MB" in msg and "[too_large]" in msg
 
-        msg = await err(client, "ocr_document", {"path": str(make_png(tmp_path / "a.png")), "engine": "upstage"})
+        msg = await err(
+            client, "ocr_document", {"path": str(make_png(tmp_path / "a.png")), "engine": "upstage"}
+        )
         assert "UPSTAGE_API_KEY" in msg and "local" in msg and "[unauthorized]" in msg
 
         bad = tmp_path / "notes.pdf"
@@ -329,7 +334,9 @@ async def test_actionable_errors(mode, tmp_path):
         msg = await err(client, "ocr_document", {"path": str(bad)})
         assert "notes.pdf" in msg
 
-        msg = await err(client, "ocr_document", {"path": str(make_pdf(tmp_path / "p.pdf", 2)), "pages": "5-9"})
+        msg = await err(
+            client, "ocr_document", {"path": str(make_pdf(tmp_path / "p.pdf", 2)), "pages": "5-9"}
+        )
         assert "[bad_page_range]" in msg
 
         # malformed arguments: pydantic validation, reported as a tool error naming the argument
@@ -381,7 +388,9 @@ async def test_export_search_and_render(mode, tmp_path, tmp):
         js = await ok(client, "export_ocr", {"job_id": job_id, "format": "json", "output": str(out_dir)})
         assert_upstage_json(js["paths"][0], pages=3)
         ov = await ok(
-            client, "export_ocr", {"job_id": job_id, "format": "overlay", "pages": "2", "output": str(out_dir)}
+            client,
+            "export_ocr",
+            {"job_id": job_id, "format": "overlay", "pages": "2", "output": str(out_dir)},
         )
         assert len(ov["paths"]) == 1 and ov["paths"][0].endswith(".png")
 
@@ -400,7 +409,7 @@ async def test_export_search_and_render(mode, tmp_path, tmp):
 
         assert base64.b64decode(block.data)[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[union-attr]
         msg = await err(client, "render_ocr_page", {"job_id": job_id, "page": 9})
-        assert "page 9" in msg
+        assert "9" in msg and "[bad_page_range]" in msg
 
 
 # -- the real local engine (one small image) ------------------------------------------------------------------
@@ -554,14 +563,48 @@ async def test_upstage_async_progress_when_waiting(tmp_path, monkeypatch):
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
-async def test_upstage_errors_are_actionable(mode, fake, tmp_path):
-    doc = make_png(tmp_path / "k.png")
-    async with Client(upstage_server(fake), mode=mode) as client:
-        fake.api_key = "up_another_key_0000000000"
-        out = await ok(client, "ocr_document", {"path": str(doc)})
-        assert out["status"] == "failed"
-        assert "UPSTAGE_API_KEY" in out["error"]
-        assert "fix the problem" in out["next_step"].lower()
+async def test_upstage_errors_are_actionable(mode, fake, tmp_path, monkeypatch):
     from fake_upstage import DEFAULT_KEY
 
-    assert DEFAULT_KEY not in json.dumps(out)
+    monkeypatch.setattr("upstage_ocr.upstage.client.BACKOFF_BASE", 0.01)
+
+    doc = make_png(tmp_path / "k.png")
+    async with Client(upstage_server(fake, max_retries=2), mode=mode) as client:
+        fake.api_key = "up_another_key_0000000000"  # the server's key is refused: 401
+        msg = await err(client, "ocr_document", {"path": str(doc)})
+        assert "UPSTAGE_API_KEY" in msg and "engine='local'" in msg and "[unauthorized]" in msg
+        assert DEFAULT_KEY not in msg
+        job_id = re.search(r"\(job ([0-9a-f]+)\)", msg).group(1)  # type: ignore[union-attr]
+        st = await ok(client, "get_ocr_status", {"job_id": job_id})
+        assert st["status"] == "failed" and "UPSTAGE_API_KEY" in st["error"]
+
+        fake.api_key = DEFAULT_KEY
+        fake.fail_next(2, 500)  # as many as the client tries
+        msg = await err(client, "ocr_document", {"path": str(doc)})
+        assert "[server_error]" in msg
+        assert fake.sync_calls >= 1
+        fixed = await ok(client, "ocr_document", {"path": str(doc)})  # a failed job is never reused
+        assert fixed["status"] == "completed" and fixed["reused"] is False
+
+
+@pytest.mark.anyio
+async def test_upstage_over_real_http(tmp_path, monkeypatch):
+    """The same server against the fake as a real HTTP server (UPSTAGE_BASE_URL), no transport injected."""
+    from fake_upstage import DEFAULT_KEY, FakeUpstage
+
+    fast_polling(monkeypatch)
+    fake = FakeUpstage(seconds_per_batch=0.02)
+    with fake.serve() as base_url:
+        monkeypatch.setenv("UPSTAGE_BASE_URL", base_url)
+        monkeypatch.setenv("UPSTAGE_API_KEY", DEFAULT_KEY)
+        async with Client(build_server(Settings.load(rate_limit=1000.0))) as client:
+            small = await ok(client, "ocr_document", {"path": str(make_pdf(tmp_path / "s.pdf", 2))})
+            assert small["status"] == "completed" and small["engine"] == "upstage"
+            big = await ok(client, "ocr_document", {"path": str(make_pdf(tmp_path / "b.pdf", 101))})
+            assert big["status"] in ("queued", "running")
+            done = await wait_for(client, big["job_id"])
+            assert_upstage_json(done["result_path"], pages=101)
+    assert fake.sync_calls == 1 and fake.submits == 1
+    assert sorted(downloaded_batches(fake)) == list(range(11))
+    assert all(c.headers.get("authorization") == f"Bearer {DEFAULT_KEY}" for c in fake.calls_to("sync"))
+    assert all("authorization" not in c.headers for c in fake.calls_to("download"))

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
 from helpers import (
     assert_upstage_json,
     expected_text,
@@ -20,9 +24,6 @@ from helpers import (
     make_png,
     wait_for_port,
 )
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 TOKEN = "test-http-token-0123456789"
 
@@ -190,7 +191,11 @@ INIT = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
 }
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fake_upstage import DEFAULT_KEY, FakeUpstage
 from helpers import (
     StdioServer,
@@ -17,7 +18,6 @@ from helpers import (
     fake_engine_env,
     make_pdf,
 )
-
 from upstage_ocr.jobs import JobStore
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import (
     FAKE_MODEL_VERSION,
     assert_upstage_json,
@@ -17,7 +18,6 @@ from helpers import (
     make_png,
     private_tempdir,
 )
-
 from upstage_ocr.errors import (
     AuthenticationError,
     ConfigError,
@@ -109,14 +109,18 @@ async def test_reuse_rewrites_to_a_new_output_and_force_creates_a_new_job(settin
 
 
 @pytest.mark.anyio
-async def test_unfinished_job_of_a_dead_process_resumes_from_its_first_missing_page(settings, tmp_path, calls):
+async def test_unfinished_job_of_a_dead_process_resumes_from_its_first_missing_page(
+    settings, tmp_path, calls
+):
     doc = make_pdf(tmp_path / "r.pdf", 6)
     async with OCRService(settings) as service:
         job = (await service.submit(str(doc))).job
         # A previous process recognised pages 1-2 (and 4), then died holding the lease.
         from upstage_ocr.models import Page
 
-        done = [(i, i + 1, Page(confidence=0.5, height=1, id=i, text=f"old{i + 1}", width=1)) for i in (0, 1, 3)]
+        done = [
+            (i, i + 1, Page(confidence=0.5, height=1, id=i, text=f"old{i + 1}", width=1)) for i in (0, 1, 3)
+        ]
         service.store.add_pages(job.id, done)
         service.store.mark_running(job.id)
         dead = f"{socket.gethostname()}:{_dead_pid()}:x"

@@ -563,7 +563,9 @@ def page_sizes(info: DocumentInfo, dpi: int = DEFAULT_DPI) -> list[tuple[int, in
                 for i in range(len(doc)):
                     w, h = doc.get_page_size(i)
                     scale = _pdf_scale(w, h, dpi)
-                    out.append((math.ceil(w * scale - 1e-6), math.ceil(h * scale - 1e-6)))  # as pdfium sizes bitmaps
+                    out.append(
+                        (math.ceil(w * scale - 1e-6), math.ceil(h * scale - 1e-6))
+                    )  # as pdfium sizes bitmaps
             finally:
                 doc.close()
         return out

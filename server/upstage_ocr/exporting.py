@@ -87,16 +87,19 @@ async def export_job(
         )
     job = _finished(service, job_id)
     target = resolve_output(output, job.input_name, Path(job.input_path), SUFFIXES[fmt])
-    sizes = {idx: (p.width, p.height) for idx, _n, p in service.iter_pages(job_id, pages)}
+    indexes = service.page_indexes(job, pages)
+    sizes = {idx: (p.width, p.height) for idx, _n, p in service.store.iter_pages(job_id, indexes)}
     images = PageImages(job, sizes)
+    order = sorted(sizes)  # the writers number pages by their position in the stream
     meta = {"modelVersion": job.model_version or "", "numBilledPages": job.billed_pages}
 
+    def page_image(position: int) -> Image.Image:
+        return images(order[position])
+
     def run() -> list[Path]:
-        stream = (
-            page for _idx, _n, page in service.store.iter_pages(job_id, service.page_indexes(job, pages))
-        )
+        stream = (page for _idx, _n, page in service.store.iter_pages(job_id, indexes))
         written = exports.export(
-            stream, fmt, target, page_image=images, title=job.input_name, result_meta=meta
+            stream, fmt, target, page_image=page_image, title=job.input_name, result_meta=meta
         )
         return list(written) if isinstance(written, list | tuple) else [Path(written)]
 

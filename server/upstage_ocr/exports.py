@@ -176,10 +176,7 @@ def _md_escape(line: str) -> str:
     if m:
         lead, mark = m.group(1), m.group(2)
         rest = line[m.end() :]
-        if mark[0].isdigit():
-            line = f"{lead}{mark[:-1]}\\{mark[-1]}{rest}"
-        else:
-            line = f"{lead}\\{mark}{rest}"
+        line = f"{lead}{mark[:-1]}\\{mark[-1]}{rest}" if mark[0].isdigit() else f"{lead}\\{mark}{rest}"
     return line
 
 
@@ -363,7 +360,9 @@ def page_hocr(page: Page, index: int) -> str:
             for w in line:
                 conf = max(0, min(100, round(w.confidence * 100)))
                 title = f"{_bbox_str(layout.word_bbox(w))}; x_wconf {conf}"
-                parts.append(f'<span class="ocrx_word" id="word_{n}_{w.id}" title="{title}">{_text(w.text)}</span> ')
+                parts.append(
+                    f'<span class="ocrx_word" id="word_{n}_{w.id}" title="{title}">{_text(w.text)}</span> '
+                )
             parts.append("</span>\n")
         parts.append("</p>\n</div>\n")
     parts.append("</div>\n")
@@ -439,9 +438,7 @@ def _build_font() -> bytes:
         0,  # short loca
         0,
     )
-    hhea = struct.pack(
-        ">IhhhHhhhhhhhhhhhH", 0x00010000, asc, 0, 0, adv, 0, 0, adv, 1, 0, 0, 0, 0, 0, 0, 0, 2
-    )
+    hhea = struct.pack(">IhhhHhhhhhhhhhhhH", 0x00010000, asc, 0, 0, adv, 0, 0, adv, 1, 0, 0, 0, 0, 0, 0, 0, 2)
     maxp = struct.pack(">IHHHHHHHHHHHHHH", 0x00010000, 2, 4, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)
     hmtx = struct.pack(">HhHh", adv, 0, adv, 0)
     # cmap: a format 4 subtable with only the closing segment (glyphs are reached through CIDToGIDMap)
@@ -493,11 +490,15 @@ def _pdf_string(text: str) -> bytes:
 
 
 def _image_dpi(image: Image.Image) -> float | None:
-    dpi = image.info.get("dpi")
+    dpi: Any = image.info.get("dpi")
+    if isinstance(dpi, tuple | list):
+        dpi = dpi[0] if dpi else None
     try:
-        value = float(dpi[0]) if isinstance(dpi, tuple | list) else float(dpi)
+        value = float(dpi)
     except (TypeError, ValueError, IndexError):
         return None
+    # PNG stores pixels per metre, so 150 dpi reads back as 150.01: whole numbers are what was meant
+    value = float(round(value))
     return value if 50 <= value <= 1200 else None
 
 
@@ -635,7 +636,9 @@ class _PdfWriter:
         )
         self.kids.append(page_id)
 
-    def _show(self, text: str, x: float, y: float, cos: float, sin: float, length: float, height: float) -> bytes:
+    def _show(
+        self, text: str, x: float, y: float, cos: float, sin: float, length: float, height: float
+    ) -> bytes:
         # font size 1: each glyph advances 0.5 unit, so scale x by length / (0.5 * chars), y by the height
         stretch = length / (0.5 * max(len(text), 1))
         matrix = (stretch * cos, stretch * sin, -height * sin, height * cos, x, y)
@@ -668,7 +671,9 @@ class _PdfWriter:
         for num in range(1, count):
             rows.append(b"%010d 00000 n \n" % self.offsets[num])
         self._write(b"".join(rows))
-        self._write(b"trailer\n<< /Size %d /Root 1 0 R /Info 9 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count, xref_at))
+        self._write(
+            b"trailer\n<< /Size %d /Root 1 0 R /Info 9 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count, xref_at)
+        )
 
 
 def _word_geometry(

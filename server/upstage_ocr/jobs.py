@@ -12,6 +12,7 @@ picked up at once by the next process).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -277,7 +278,7 @@ class JobStore:
             rows = self._conn().execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
         return [Job.from_row(r) for r in rows.fetchall()]
 
-    def unfinished(self) -> list[Job]:
+    def unfinished(self) -> builtins.list[Job]:
         rows = (
             self._conn()
             .execute("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at")
@@ -450,7 +451,7 @@ class JobStore:
                 (done, billed, now, job_id),
             )
 
-    def batches(self, job_id: str) -> list[dict[str, Any]]:
+    def batches(self, job_id: str) -> builtins.list[dict[str, Any]]:
         rows = (
             self._conn()
             .execute(

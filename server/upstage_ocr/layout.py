@@ -163,7 +163,10 @@ def _line_count(boxes: list[BBox]) -> int:
 
 
 def _cut(
-    items: list[tuple[Word, BBox]], path: tuple[int, ...], unit: float, out: list[tuple[tuple[int, ...], list]]
+    items: list[tuple[Word, BBox]],
+    path: tuple[int, ...],
+    unit: float,
+    out: list[tuple[tuple[int, ...], list]],
 ) -> None:
     if len(items) <= 1:
         if items:

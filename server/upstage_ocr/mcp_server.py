@@ -190,7 +190,7 @@ def _tool_error(exc: OCRError) -> ToolError:
 def _summary(job: Job) -> JobSummary:
     return JobSummary(
         job_id=job.id,
-        status=job.status,
+        status=job.status,  # type: ignore[arg-type]
         input=job.input_name,
         engine=job.engine,  # type: ignore[arg-type]
         pages_done=job.pages_done,
@@ -203,7 +203,7 @@ def _summary(job: Job) -> JobSummary:
 def _status(job: Job) -> OcrStatusResult:
     return OcrStatusResult(
         job_id=job.id,
-        status=job.status,
+        status=job.status,  # type: ignore[arg-type]
         input=job.input_name,
         engine=job.engine,  # type: ignore[arg-type]
         pages_done=job.pages_done,
@@ -376,7 +376,7 @@ def build_server(
                 next_pages = None
             return FetchPagesResult(
                 job_id=job.id,
-                status=job.status,
+                status=job.status,  # type: ignore[arg-type]
                 pages_total=job.pages_total,  # type: ignore[arg-type]
                 pages_done=job.pages_done,
                 pages=out,
@@ -448,7 +448,7 @@ def build_server(
                     line=h.line,
                     score=h.score,
                     confidence=h.confidence,
-                    box=[list(v) for v in h.vertices],
+                    box=_box(h.vertices),
                 )
                 for h in hits
             ],

@@ -2,9 +2,10 @@
 
 A match is a run of consecutive words of one page (in text order, so a phrase broken over two lines is found).
 Three kinds, ranked in this order:
-1. exact: the query appears verbatim in the words (case-insensitive, whitespace collapsed) - score 100;
+1. exact: the query appears verbatim as whole words (case-insensitive, whitespace collapsed) - score 100;
+   verbatim inside a longer word ("schnitzel" in "1xSchweinschnitzel") - score 99.5;
 2. exact letters: the same letters and digits, split or punctuated differently ("Grinde / wa ld" for
-   "grindewald", "5. 00" for "5.00") - score 99;
+   "grindewald", "5. 00" for "5.00"); accents and case are ignored - score 99;
 3. fuzzy: the best rapidfuzz ratio of the run against the query, with and without spaces and punctuation -
    score up to 98, kept if >= `min_score`.
 
@@ -22,7 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from . import layout
 from .errors import InputError
@@ -39,7 +40,9 @@ class Hit(BaseModel):
     page: int
     text: str = Field(description="the matched words as read; a line break inside the match is kept as \\n")
     line: str = Field(description="the full line(s) the match stands in")
-    score: float = Field(description="0-100: 100 exact, 99 same letters split differently, <=98 fuzzy")
+    score: float = Field(
+        description="0-100: 100 whole words, 99.5 inside a word, 99 same letters split differently, <=98 fuzzy"
+    )
     exact: bool
     confidence: float = Field(description="mean OCR confidence of the matched words")
     box: tuple[float, float, float, float] = Field(description="x0, y0, x1, y1 enclosing the match")
@@ -48,7 +51,9 @@ class Hit(BaseModel):
 
 
 def _norm(text: str) -> str:
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    # NFKD: compatibility forms folded, accents split off (dropped from the letters), Hangul syllables split
+    # into jamo, so "타코야끼" is one jamo, not one whole syllable, away from "타코야키"
+    return _SPACES.sub(" ", unicodedata.normalize("NFKD", text).casefold()).strip()
 
 
 def _alnum(text: str) -> str:
@@ -66,8 +71,10 @@ class _PageIndex:
             for w in line:
                 self.words.append(w)
                 self.line_of.append(li)
-        # normalize all words in one pass: NUL cannot occur in OCR text and survives NFKC and casefold
-        joined = _SPACES.sub(" ", unicodedata.normalize("NFKC", "\x00".join(w.text for w in self.words)).casefold())
+        # normalize all words in one pass: NUL cannot occur in OCR text and survives NFKD and casefold
+        joined = _SPACES.sub(
+            " ", unicodedata.normalize("NFKD", "\x00".join(w.text for w in self.words)).casefold()
+        )
         self.spaced = [part.strip() for part in joined.split("\x00")]
         self.alnum = _NOT_ALNUM_OR_SEP.sub("", joined).split("\x00")
         self.starts: list[int] = []
@@ -86,8 +93,20 @@ class _PageIndex:
         return " ".join(self.spaced[i : j + 1])
 
 
+def _on_boundaries(text: str, needle: str) -> bool:
+    """Whether `needle` occurs in `text` with no letter or digit right before or after it (a whole word)."""
+    at = text.find(needle)
+    while at != -1:
+        before = text[at - 1] if at else " "
+        after = text[at + len(needle)] if at + len(needle) < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        at = text.find(needle, at + 1)
+    return False
+
+
 def _candidates(
-    idx: _PageIndex, q_norm: str, q_alnum: str, min_score: float
+    idx: _PageIndex, q_norm: str, q_alnum: str, min_score: float, *, fuzzy: bool = True
 ) -> list[tuple[int, float, int, int]]:
     """(rank, score, first word, last word) of every run worth reporting, before overlap removal."""
     out: list[tuple[int, float, int, int]] = []
@@ -98,8 +117,9 @@ def _candidates(
         while start != -1:
             end = start + len(q_alnum)
             i, j = idx.word_at(start), idx.word_at(end - 1)
-            if q_norm in idx.window(i, j):
-                out.append((2, 100.0, i, j))
+            window = idx.window(i, j)
+            if q_norm in window:
+                out.append((3, 100.0, i, j) if _on_boundaries(window, q_norm) else (2, 99.5, i, j))
             elif i == j or (start == idx.starts[i] and end == idx.starts[j] + len(idx.alnum[j])):
                 # the same letters split or punctuated differently; across words only on word boundaries,
                 # so "publi|c at|tention" is no match for "cat"
@@ -110,33 +130,37 @@ def _candidates(
         for i in range(n):
             for j in range(i, min(n, i + q_norm.count(" ") + 3)):
                 if q_norm in idx.window(i, j):
-                    out.append((2, 100.0, i, j))
+                    out.append((3, 100.0, i, j))
                     break
         return out
-    if not q_alnum:
+    if not q_alnum or not fuzzy:
         return out
     # fuzzy: runs of consecutive words whose letter count can still reach min_score against the query's
     s = min(max(min_score, 1.0), 100.0) / 100.0
     ratio = s / (2 - s)  # ratio <= 2*min(a,b)/(a+b), so the shorter must be >= ratio * the longer
     lo, hi = len(q_alnum) * ratio, len(q_alnum) / ratio
     max_words = max(6, 2 * (q_norm.count(" ") + 1) + 3)
-    cutoff = min_score
+    spans: list[tuple[int, int]] = []
+    texts: list[str] = []
+    letters, starts, alnum = idx.letters, idx.starts, idx.alnum
     for i in range(n):
-        if not idx.alnum[i]:
+        if not alnum[i]:
             continue
-        length = 0
+        begin = starts[i]
         for j in range(i, min(n, i + max_words)):
-            length += len(idx.alnum[j])
-            if length > hi:
+            end = starts[j] + len(alnum[j])
+            if end - begin > hi:
                 break
-            if length < lo or not idx.alnum[j]:
-                continue
-            letters = idx.letters[idx.starts[i] : idx.starts[j] + len(idx.alnum[j])]
-            score = fuzz.ratio(q_alnum, letters, score_cutoff=cutoff)
-            spaced = fuzz.ratio(q_norm, idx.window(i, j), score_cutoff=cutoff)
-            best = max(score, spaced)
-            if best >= cutoff:
-                out.append((0, min(round(best, 1), 98.0), i, j))
+            if end - begin >= lo and alnum[j]:
+                spans.append((i, j))
+                texts.append(letters[begin:end])
+    if not texts:
+        return out
+    # one C call scores every run (letters only: spaces and punctuation are what OCR gets wrong most)
+    scores = process.cdist([q_alnum], texts, scorer=fuzz.ratio, score_cutoff=min_score, workers=1)[0]
+    for k in scores.nonzero()[0]:
+        i, j = spans[k]
+        out.append((0, min(round(float(scores[k]), 1), 98.0), i, j))
     return out
 
 
@@ -175,6 +199,9 @@ def search(pages: Iterable[Page], query: str, *, limit: int = 10, min_score: flo
     best: list[tuple[tuple[int, float, int, int], int, Hit]] = []  # a min-heap of the `limit` best
     counter = 0
     for page_index, page in enumerate(pages):
+        floor = best[0][0][0] if len(best) >= limit else -1  # the rank a new hit must beat or tie
+        if floor == 3:
+            break  # `limit` whole-word hits already: a later page can only tie, and ties go to earlier pages
         if not page.words:
             continue
         # cheap page test before indexing the words
@@ -188,7 +215,7 @@ def search(pages: Iterable[Page], query: str, *, limit: int = 10, min_score: flo
         elif q_norm not in flat:
             continue
         idx = _PageIndex(page)
-        cands = _candidates(idx, q_norm, q_alnum, min_score)
+        cands = _candidates(idx, q_norm, q_alnum, min_score, fuzzy=floor < 1)
         cands.sort(key=lambda c: (-c[0], -c[1], c[3] - c[2], c[2]))
         taken: list[tuple[int, int]] = []
         for rank, score, i, j in cands:

@@ -153,7 +153,9 @@ def _disposition_name(header: str | None) -> str | None:
     star = re.search(r"filename\*\s*=\s*([^']*)'[^']*'([^;]+)", header, re.I)
     if star:
         with contextlib.suppress(LookupError, UnicodeDecodeError):
-            return unquote(star.group(2).strip().strip('"'), encoding=star.group(1) or "utf-8", errors="strict")
+            return unquote(
+                star.group(2).strip().strip('"'), encoding=star.group(1) or "utf-8", errors="strict"
+            )
     plain = re.search(r'filename\s*=\s*"([^"]*)"', header, re.I) or re.search(
         r"filename\s*=\s*([^;]+)", header, re.I
     )

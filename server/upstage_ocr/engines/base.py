@@ -44,7 +44,9 @@ def get_engine(name: str) -> Engine:
     """The engine called `name`, created on first use and reused afterwards (thread-safe)."""
     _ensure_builtin()
     if name not in _factories:
-        raise ConfigError(f"unknown engine {name!r}", hint=f"Choose one of: upstage, {', '.join(sorted(_factories))}")
+        raise ConfigError(
+            f"unknown engine {name!r}", hint=f"Choose one of: upstage, {', '.join(sorted(_factories))}"
+        )
     with _lock:
         if name not in _instances:
             _instances[name] = _factories[name]()

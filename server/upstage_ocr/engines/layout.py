@@ -143,7 +143,7 @@ def mostly_vertical(boxes: Sequence[Quad]) -> bool:
     return tall > wide and tall >= 0.5 * len(boxes)
 
 
-LOW_CONFIDENCE = 0.93  # below this character-weighted confidence an upright reading is doubted
+LOW_CONFIDENCE = 0.85  # below this character-weighted confidence an upright reading is doubted
 
 
 def best_orientation(

@@ -228,7 +228,9 @@ def read_line_images(crops: Sequence[Image.Image], lang: str) -> list[list[TextW
         return []
     if backend() == "tesserocr":
         check_languages(lang)
-        return [_runner.line_words(crop.convert("RGB") if crop.mode != "RGB" else crop, lang) for crop in crops]
+        return [
+            _runner.line_words(crop.convert("RGB") if crop.mode != "RGB" else crop, lang) for crop in crops
+        ]
     return [merge_by_gap(words) for words in _read_stacked(crops, lang)]
 
 

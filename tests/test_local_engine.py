@@ -1,0 +1,248 @@
+"""The embedded engines on the shipped fixtures: the words a person reads, boxes around them, the API's shape.
+
+The model-running tests share one engine (models load once) and stay at a handful of pages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import anyio
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from upstage_ocr import models
+from upstage_ocr.documents import inspect_document, render_page
+from upstage_ocr.engines import langs, tesseract
+from upstage_ocr.engines.base import engine_names, get_engine
+from upstage_ocr.engines.layout import TextLine, TextWord, group_rows, map_point_back, quad_from_box
+from upstage_ocr.errors import ConfigError
+from upstage_ocr.local import model_version_for, recognize_page, run_local_pages
+
+pytestmark = pytest.mark.slow
+
+_cache: dict[str, models.Page] = {}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return get_engine("local")
+
+
+def _page(engine, fixtures_dir, name: str, number: int = 1, lang: str | None = None) -> models.Page:
+    key = f"{name}:{number}:{lang}"
+    if key not in _cache:
+        info = inspect_document(fixtures_dir / name)
+        _cache[key] = recognize_page(engine, render_page(info, number), number - 1, lang)
+    return _cache[key]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def _golden_page(fixtures_dir, name: str, index: int = 0) -> models.Page:
+    data = json.loads((fixtures_dir / name).read_text())
+    return models.parse_result(data).pages[index]
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _matched_share(ours: models.Page, golden: models.Page) -> float:
+    """Share of our words that overlap (IoU >= 0.3) a golden word with the same text (case-insensitive)."""
+    by_text: dict[str, list] = {}
+    for w in golden.words:
+        by_text.setdefault(w.text.lower(), []).append(w.bbox())
+    comparable = [w for w in ours.words if w.text.lower() in by_text]
+    if not comparable:
+        return 0.0
+    hits = sum(1 for w in comparable if any(_iou(w.bbox(), g) >= 0.3 for g in by_text[w.text.lower()]))
+    return hits / len(comparable)
+
+
+# -- registry, cheap ------------------------------------------------------------------------------------
+
+
+def test_engines_are_registered_without_loading_models():
+    code = (
+        "import sys; from upstage_ocr.engines.base import engine_names; print(engine_names()); "
+        "print('rapidocr' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'local'" in out and "'tesseract'" in out and "'rapidocr'" in out
+    assert out.strip().endswith("False False")
+    assert {"local", "rapidocr", "tesseract"} <= set(engine_names())
+
+
+def test_language_hints():
+    assert langs.tesseract_lang("en") == "eng"
+    assert langs.tesseract_lang("ko") == "kor"
+    assert langs.tesseract_lang("kor+eng") == "kor+eng"
+    assert langs.tesseract_lang("ko,en") == "kor+eng"
+    assert langs.tesseract_lang(None) == "eng"
+    assert all(langs.is_korean(x) for x in ("ko", "kor", "korean", "kor+eng", "en+ko"))
+    assert not langs.is_korean("en") and not langs.is_korean(None)
+
+
+def test_reading_order_groups_rows():
+    def line(x, y, h, text):
+        return TextLine(
+            quad_from_box(x, y, x + 50, y + h), [TextWord(text, 1.0, quad_from_box(x, y, x + 50, y + h))]
+        )
+
+    rows = group_rows([line(300, 12, 20, "right"), line(10, 100, 20, "second"), line(10, 10, 20, "left")])
+    assert [[ln.text for ln in row] for row in rows] == [["left", "right"], ["second"]]
+
+
+def test_rotation_mapping_round_trips():
+    img = Image.new("RGB", (40, 20))
+    img.putpixel((3, 5), (255, 0, 0))
+    for angle, transpose in (
+        (90, Image.Transpose.ROTATE_90),
+        (180, Image.Transpose.ROTATE_180),
+        (270, Image.Transpose.ROTATE_270),
+    ):
+        rotated = img.transpose(transpose)
+        ((x, y),) = [
+            (x, y)
+            for x in range(rotated.width)
+            for y in range(rotated.height)
+            if rotated.getpixel((x, y)) == (255, 0, 0)
+        ]
+        bx, by = map_point_back(x + 0.5, y + 0.5, angle, 40, 20)
+        assert (int(bx), int(by)) == (3, 5)
+
+
+def test_missing_tesseract_names_the_packages(monkeypatch):
+    tesseract.find_binary.cache_clear()
+    monkeypatch.setattr(tesseract, "_tesserocr", lambda: None)
+    monkeypatch.setattr(tesseract, "find_binary", lambda: None)
+    with pytest.raises(ConfigError, match="tesseract-ocr"):
+        tesseract.TesseractEngine()
+
+
+# -- the model on the fixtures ----------------------------------------------------------------------------
+
+
+def test_check_box(engine, fixtures_dir):
+    page = _page(engine, fixtures_dir, "check_box.png")
+    assert "pizza toppings" in page.text.lower()
+    for word in ("Bacon", "Brie", "Feta", "Mushrooms"):
+        assert word.lower() in page.text.lower()
+    golden = _golden_page(fixtures_dir, "check_box.json")
+    assert (page.width, page.height) == (golden.width, golden.height)
+    assert _matched_share(page, golden) >= 0.8
+
+
+def test_receipt(engine, fixtures_dir):
+    page = _page(engine, fixtures_dir, "reciepts.jpg")
+    # The real API read "Grinde / wa ld"; a person reads "Grindelwald".
+    assert "grindelwald" in _norm(page.text)
+    assert "berghotel" in _norm(page.text)
+    assert "macchiato" in _norm(page.text)
+    golden = _golden_page(fixtures_dir, "reciepts.json")
+    assert _matched_share(page, golden) >= 0.6
+
+
+def test_boxes_lie_inside_the_page_around_their_words(engine, fixtures_dir):
+    page = _page(engine, fixtures_dir, "check_box.png")
+    assert page.words
+    for w in page.words:
+        left, top, right, bottom = w.bbox()
+        assert 0 <= left < right <= page.width and 0 <= top < bottom <= page.height
+        assert len(w.boundingBox.vertices) == 4
+        assert all(isinstance(v.x, int) and isinstance(v.y, int) for v in w.boundingBox.vertices)
+        assert 0.0 <= w.confidence <= 1.0
+        # a word box is about as tall as a line of this size and wider for longer words
+        assert 10 <= bottom - top <= 80
+        assert right - left >= 6 * len(w.text) * 0.5
+
+
+def test_result_validates_and_round_trips(engine, fixtures_dir):
+    pages = [_page(engine, fixtures_dir, "check_box.png")]
+    result = models.assemble(pages, model_version_for("local", None), billed_pages=1)
+    assert result.modelVersion.startswith("local-rapidocr-")
+    data = json.loads(json.dumps(result.to_json_dict()))
+    assert models.parse_result(data) == result
+    assert set(data) >= {
+        "apiVersion",
+        "confidence",
+        "metadata",
+        "mimeType",
+        "modelVersion",
+        "numBilledPages",
+        "pages",
+        "stored",
+        "text",
+    }
+    assert [w["id"] for w in data["pages"][0]["words"]] == list(range(len(pages[0].words)))
+
+
+@pytest.mark.parametrize("angle", [90, 180])
+def test_rotated_pages_still_read(engine, fixtures_dir, angle):
+    img = Image.open(fixtures_dir / "check_box.png").convert("RGB").rotate(angle, expand=True)
+    page = recognize_page(engine, img, 0, None)
+    assert "pizza toppings" in page.text.lower()
+    assert (page.width, page.height) == img.size
+    # boxes are in the frame of the image as given
+    for w in page.words:
+        left, top, right, bottom = w.bbox()
+        assert 0 <= left <= right <= img.width and 0 <= top <= bottom <= img.height
+
+
+def test_korean_page_of_the_pdf(engine, fixtures_dir):
+    if "kor" not in tesseract.available_languages():
+        pytest.skip("tesseract-ocr-kor is not installed")
+    page = _page(engine, fixtures_dir, "multi_page.pdf", 2, "ko")
+    text = _norm(page.text)
+    for word in ("타코야키", "만드는", "방법", "재료를", "넣는다", "굽는다"):
+        assert word in text
+    assert model_version_for("local", "ko").startswith("local-rapidocr-")
+    assert "tesseract" in model_version_for("local", "ko")
+
+
+def test_synthetic_english_text(engine):
+    font_path = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    try:
+        font = ImageFont.truetype(font_path, 28)
+    except OSError:
+        pytest.skip("DejaVu fonts not installed")
+    img = Image.new("RGB", (900, 200), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((20, 30), "Invoice number 4711 due 2025-03-01", font=font, fill="black")
+    draw.text((20, 110), "Total amount: 129.90 EUR", font=font, fill="black")
+    page = recognize_page(engine, img, 0, "en")
+    assert page.text.split(" \n") == ["Invoice number 4711 due 2025-03-01", "Total amount: 129.90 EUR"]
+
+
+def test_run_local_pages_in_page_order(fixtures_dir):
+    info = inspect_document(fixtures_dir / "multi_page.pdf")
+    seen: list[tuple[int, int]] = []
+
+    async def on_page(number: int, page: models.Page) -> None:
+        seen.append((number, page.id))
+
+    async def main() -> None:
+        await run_local_pages(info, [3, 1], engine_name="local", lang=None, on_page=on_page, workers=2)
+
+    anyio.run(main)
+    assert seen == [(3, 2), (1, 0)]
+
+
+def test_nothing_reaches_stdout(fixtures_dir):
+    code = (
+        "from upstage_ocr.engines.base import get_engine; from PIL import Image; "
+        f"im = Image.open({str(fixtures_dir / 'check_box.png')!r}).convert('RGB').crop((200, 50, 700, 150)); "
+        "get_engine('local').recognize(im)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout == ""
