@@ -346,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose else logging.ERROR,  # the one-line error below says it all
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )

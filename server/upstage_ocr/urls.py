@@ -174,10 +174,6 @@ def sanitize_filename(name: str, content_type: str | None = None) -> str:
     wanted = CONTENT_TYPE_EXTENSIONS.get(ctype)
     if wanted and ext not in DOCUMENT_EXTENSIONS:
         # No extension, or one that says nothing about the content (".php", ".aspx"): use the content's.
-        if ext and not stem:
-            stem = ext.lstrip(".")
-        elif ext:
-            stem = stem or "download"
         ext = wanted
     elif not ext and ctype and ctype != "application/octet-stream":
         ext = mimetypes.guess_extension(ctype) or ""
