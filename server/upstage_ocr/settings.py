@@ -81,7 +81,7 @@ ENV_VARS: dict[str, tuple[str, Any, str, bool]] = {
     "workers": (
         "UPSTAGE_OCR_WORKERS",
         None,
-        "Local engine worker threads (default: number of CPU cores, at most 4).",
+        "Pages in flight on the local engine (default: min(2, CPU cores)).",
         False,
     ),
 }
