@@ -126,7 +126,7 @@ class OCRService:
         info = await anyio.to_thread.run_sync(documents.inspect_document, path)
         work_info = info
         if engine_name != "upstage" and info.kind == "office":
-            converted = self.settings.home / "converted"
+            converted = self.settings.home / "converted" / info.sha256[:24]  # one folder per content
             converted.mkdir(parents=True, exist_ok=True)
             pdf = await anyio.to_thread.run_sync(documents.convert_office_to_pdf, info, converted)
             work_info = await anyio.to_thread.run_sync(documents.inspect_document, pdf)
