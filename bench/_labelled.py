@@ -1,4 +1,4 @@
-"""A labelled page set rendered from known text: English prose, receipts and Korean prose.
+"""A labelled page set rendered from known text: English prose, receipts, Korean prose and mixed Korean/English.
 
 Pages are A4 at 150 DPI (1240 x 1754, the scale the Upstage API renders PDFs at), in several fonts and sizes,
 clean, slightly rotated, or blurred with speckle noise. The texts are written for this benchmark.
@@ -58,6 +58,19 @@ KOREAN = [
     "역에서 조금만 걸으면 분수와 작은 카페가 있는 조용한 광장이 나옵니다.",
     "두 명의 검토자가 결과를 확인하였고 최종 계산에서 오류를 찾지 못했습니다.",
 ]
+# Korean sentences with English words, numbers and codes in them, as in product pages, notices and manuals.
+MIXED = [
+    "새 버전의 Chrome 브라우저에서는 PDF 파일을 바로 열 수 있습니다.",
+    "회의는 3월 14일 오후 2시에 Seoul Office 5층 회의실에서 열립니다.",
+    "Wi-Fi 비밀번호는 안내 데스크에서 확인하실 수 있습니다.",
+    "이 제품은 USB-C 충전을 지원하며 배터리 용량은 5000mAh입니다.",
+    "주문 번호 A-2047 상품은 CJ Logistics를 통해 발송되었습니다.",
+    "신규 API 키는 Settings 메뉴의 Security 항목에서 발급합니다.",
+    "Please contact our support team if the problem continues.",
+    "The quarterly report will be shared with all team members on Monday.",
+    "모든 직원은 Slack 채널에 주간 업무 보고를 올려 주시기 바랍니다.",
+    "Seminar registration closes at 5 PM on Friday, March 21.",
+]
 ITEMS = [
     "Latte Macchiato", "Espresso", "Croissant", "Orange Juice", "Club Sandwich", "Green Tea", "Mineral Water",
     "Apple Pie", "Cheese Plate", "Tomato Soup", "Caesar Salad", "Cappuccino", "Lemonade", "Brownie",
@@ -67,7 +80,7 @@ ITEMS = [
 @dataclass
 class LabelledPage:
     name: str
-    category: str  # english | receipt | korean
+    category: str  # english | receipt | korean | mixed
     lang: str
     truth: str
     image: Image.Image
@@ -209,6 +222,18 @@ def build(quick: bool = False, seed: int = 7) -> list[LabelledPage]:
         pages.append(
             LabelledPage(
                 f"korean-{name}-{size}px-{variant}", "korean", "ko", truth, _degrade(img, variant, rng)
+            )
+        )
+    for k in range(per_category if korean else 0):
+        variant = variants[k % 3]
+        name, path, index = korean[(k + 1) % len(korean)]
+        size = [24, 28, 26][k % 3]
+        font = _font(path, index, size)
+        assert font is not None
+        img, truth = _prose_page(MIXED, font, True, rng, 9 if quick else 14)
+        pages.append(
+            LabelledPage(
+                f"mixed-{name}-{size}px-{variant}", "mixed", "ko+en", truth, _degrade(img, variant, rng)
             )
         )
     return pages

@@ -661,7 +661,7 @@ class FakeUpstage:
 
         server = ThreadingHTTPServer((host, port), Handler)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="fake-upstage", daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-upstage", daemon=True)
         thread.start()
         try:
             yield f"http://{host}:{server.server_address[1]}/v1"

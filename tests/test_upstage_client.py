@@ -371,7 +371,7 @@ async def test_limiter_spaces_concurrent_callers_on_a_fake_clock() -> None:
         waits.append(seconds)
         await anyio.sleep(0)
 
-    limiter = RateLimiter(3.0, clock=lambda: 100.0, sleep=sleep)
+    limiter = RateLimiter(3.0, clock=lambda: 100.0, sleep=sleep, headroom=1.0)
     async with anyio.create_task_group() as tg:
         for _ in range(9):
             tg.start_soon(limiter.acquire)

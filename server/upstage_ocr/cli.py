@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 
@@ -23,8 +23,15 @@ log = logging.getLogger("upstage_ocr")
 EXPORT_FORMATS = ("txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one `upstage-ocr: ...` line on stderr (exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"upstage-ocr: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="upstage-ocr",
         description="OCR images, scans, PDFs and office files into word-level text with boxes (Upstage OCR shape).",
     )
@@ -149,7 +156,11 @@ async def _cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
 
     inputs = _expand_inputs(args.files)
     if not inputs:
-        raise OCRError("no supported files found in the given directories")
+        from .errors import FileMissingError
+
+        raise FileMissingError(
+            "no supported files found in the given directories", hint="Pass document files or a folder of them"
+        )
     if args.output and len(inputs) > 1 and not Path(args.output).is_dir():
         from .errors import OutputPathError
 

@@ -221,30 +221,144 @@ class JobStore:
         pages_total: int | None,
         page_numbers: Sequence[int] | None,
     ) -> Job:
+        job, _created = self.find_or_create(
+            key=key,
+            input_name=input_name,
+            input_path=input_path,
+            source=source,
+            sha256=sha256,
+            size=size,
+            options=options,
+            engine=engine,
+            pages_total=pages_total,
+            page_numbers=page_numbers,
+            reuse=False,
+        )
+        return job
+
+    def find_or_create(
+        self,
+        *,
+        key: str,
+        input_name: str,
+        input_path: str,
+        source: str,
+        sha256: str,
+        size: int,
+        options: dict[str, Any],
+        engine: str,
+        pages_total: int | None,
+        page_numbers: Sequence[int] | None,
+        reuse: bool = True,
+    ) -> tuple[Job, bool]:
+        """The reusable job with this key, or a new one: (job, created), atomically across processes.
+
+        With `reuse`, the lookup and the insert happen in one write transaction, so two processes submitting
+        the same file at once get the same job. A new job takes over the finished work (pages, stored async
+        batches, the async request id) of the newest failed job with the same key, so re-running a job that
+        failed part-way neither recognises nor pays for its finished pages again.
+        """
         now = time.time()
         job_id = uuid.uuid4().hex[:16]
+        found: str | None = None
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO jobs (id, job_key, input_name, input_path, source, sha256, size, options, engine,"
-                " status, pages_total, page_numbers, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (
-                    job_id,
-                    key,
-                    input_name,
-                    input_path,
-                    source,
-                    sha256,
-                    size,
-                    json.dumps(options, sort_keys=True),
-                    engine,
-                    pages_total,
-                    json.dumps(list(page_numbers)) if page_numbers is not None else None,
-                    now,
-                    now,
-                ),
-            )
-        return self.get(job_id)
+            if reuse:
+                row = db.execute(
+                    "SELECT id FROM jobs WHERE job_key = ? AND status != 'failed'"
+                    " ORDER BY created_at DESC LIMIT 1",
+                    (key,),
+                ).fetchone()
+                found = str(row[0]) if row is not None else None
+            if found is None:
+                fields = {
+                    "key": key,
+                    "input_name": input_name,
+                    "input_path": input_path,
+                    "source": source,
+                    "sha256": sha256,
+                    "size": size,
+                    "options": options,
+                    "engine": engine,
+                    "pages_total": pages_total,
+                    "page_numbers": page_numbers,
+                }
+                self._insert(db, job_id, now, **fields)
+                if reuse:
+                    self._adopt_failed(db, job_id, key)
+        if found is not None:
+            return self.get(found), False
+        return self.get(job_id), True
+
+    @staticmethod
+    def _adopt_failed(db: sqlite3.Connection, job_id: str, key: str) -> None:
+        """Copy the finished work of the newest failed job with `key` into the new job `job_id`."""
+        old = db.execute(
+            "SELECT id, request_id, model_version, billed_pages FROM jobs WHERE job_key = ? AND id != ?"
+            " AND status = 'failed' AND (pages_done > 0 OR request_id IS NOT NULL)"
+            " ORDER BY created_at DESC LIMIT 1",
+            (key, job_id),
+        ).fetchone()
+        if old is None:
+            return
+        old_id = old["id"]
+        db.execute(
+            "INSERT INTO pages (job_id, idx, page_number, data)"
+            " SELECT ?, idx, page_number, data FROM pages WHERE job_id = ?",
+            (job_id, old_id),
+        )
+        db.execute(
+            "INSERT INTO batches (job_id, batch_id, start_page, end_page, status, failure, updated_at)"
+            " SELECT ?, batch_id, start_page, end_page, status, failure, updated_at FROM batches"
+            " WHERE job_id = ? AND status = 'stored'",
+            (job_id, old_id),
+        )
+        db.execute(
+            "INSERT INTO raw_results (job_id, data) SELECT ?, data FROM raw_results WHERE job_id = ?",
+            (job_id, old_id),
+        )
+        done = db.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?", (job_id,)).fetchone()[0]
+        db.execute(
+            "UPDATE jobs SET pages_done = ?, request_id = ?, model_version = ?, billed_pages = ? WHERE id = ?",
+            (done, old["request_id"], old["model_version"], old["billed_pages"], job_id),
+        )
+
+    @staticmethod
+    def _insert(
+        db: sqlite3.Connection,
+        job_id: str,
+        now: float,
+        *,
+        key: str,
+        input_name: str,
+        input_path: str,
+        source: str,
+        sha256: str,
+        size: int,
+        options: dict[str, Any],
+        engine: str,
+        pages_total: int | None,
+        page_numbers: Sequence[int] | None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO jobs (id, job_key, input_name, input_path, source, sha256, size, options, engine,"
+            " status, pages_total, page_numbers, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+            (
+                job_id,
+                key,
+                input_name,
+                input_path,
+                source,
+                sha256,
+                size,
+                json.dumps(options, sort_keys=True),
+                engine,
+                pages_total,
+                json.dumps(list(page_numbers)) if page_numbers is not None else None,
+                now,
+                now,
+            ),
+        )
 
     def find_reusable(self, key: str) -> Job | None:
         """The newest job with this key that has not failed (a finished result is never paid for twice)."""

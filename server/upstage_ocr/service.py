@@ -151,15 +151,8 @@ class OCRService:
         else:
             options["lang"] = lang or self.settings.lang
         key = job_key(info.sha256, options)
-        if not force:
-            existing = self.store.find_reusable(key)
-            if existing is not None:
-                if output is not None or existing.result_path is None:
-                    self.store.update(existing.id, result_path=str(target))
-                    if existing.status == "completed":
-                        await self.write_result(self.store.get(existing.id))
-                return Submission(self.store.get(existing.id), reused=True)
-        job = self.store.create(
+        # One transaction finds or creates the job: two processes submitting the same file share one job.
+        job, created = self.store.find_or_create(
             key=key,
             input_name=info.name,
             input_path=str(work_info.path.resolve()),
@@ -170,7 +163,14 @@ class OCRService:
             engine=engine_name,
             pages_total=total,
             page_numbers=page_numbers,
+            reuse=not force,
         )
+        if not created:
+            if output is not None or job.result_path is None:
+                self.store.update(job.id, result_path=str(target))
+                if job.status == "completed":
+                    await self.write_result(self.store.get(job.id))
+            return Submission(self.store.get(job.id), reused=True)
         self.store.update(job.id, result_path=str(target))
         return Submission(self.store.get(job.id), reused=False)
 
@@ -334,6 +334,12 @@ class OCRService:
 
     async def _work_upstage(self, job: Job, progress: Progress | None) -> None:
         total = job.pages_total
+        done = self.store.done_indexes(job.id)
+        if self.store.get_raw(job.id) is not None or (total is not None and total and len(done) >= total):
+            return  # everything was recognised before (a rerun after a failure while saving the result)
+        if job.request_id is None and done:
+            await self._upstage_missing(job, progress)  # carried over from a failed run: only the rest
+            return
         if job.request_id is None and (total is None or total <= documents.MAX_PAGES_SYNC):
             await self._upstage_sync(job, None, progress)
             return
@@ -429,18 +435,26 @@ class OCRService:
                     b.get("failure_message") or None,
                 )
 
-        status = await self.client().follow_async(
-            job.request_id, done_batches=done_batches, on_batch=on_batch, on_status=on_status
-        )
+        try:
+            status = await self.client().follow_async(
+                job.request_id, done_batches=done_batches, on_batch=on_batch, on_status=on_status
+            )
+        except BadRequestError as exc:
+            if exc.status != 404:
+                raise
+            # The request is gone at Upstage (expired): the pages not stored yet are re-run synchronously.
+            status = {"failure_message": f"request {job.request_id} is no longer known to the API"}
         # Batches that failed (or never came back) are re-run alone, synchronously; stored pages are kept.
+        await self._upstage_missing(job, progress, str(status.get("failure_message") or "failed batches"))
+
+    async def _upstage_missing(
+        self, job: Job, progress: Progress | None, why: str = "an earlier run"
+    ) -> None:
+        """Recognise the job's pages that are not stored yet with sync calls (<= 100 pages each)."""
+        total = job.pages_total or 0
         missing = sorted(set(range(total)) - self.store.done_indexes(job.id))
         if missing:
-            log.warning(
-                "job %s: %d pages missing after async (%s); re-running only those",
-                job.id,
-                len(missing),
-                status.get("failure_message") or "failed batches",
-            )
+            log.warning("job %s: %d pages missing (%s); re-running only those", job.id, len(missing), why)
             for start in range(0, len(missing), SYNC_CHUNK_PAGES):
                 await self._upstage_sync(job, missing[start : start + SYNC_CHUNK_PAGES], progress)
 

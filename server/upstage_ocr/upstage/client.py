@@ -42,6 +42,8 @@ RETRY_AFTER_CAP = 60.0
 """Seconds: the longest `Retry-After` we honour; longer values are cut to this."""
 MAX_DOWNLOAD_REFRESHES = 3
 """How many times a batch download asks the API for a fresh URL (expired 403, or an empty URL)."""
+RATE_LIMIT_HEADROOM = 1.05
+"""Requests are spaced (1/rate) x this apart: the server counts arrivals, which jitter a little."""
 CONNECT_TIMEOUT_CAP = 30.0
 """Seconds: the connect timeout is min(settings.timeout, this)."""
 RATE_LIMITED_CODE = "too_many_requests"
@@ -194,17 +196,24 @@ def _exc_text(exc: BaseException) -> str:
 
 
 class RateLimiter:
-    """Spaces request starts at least 1/rate seconds apart, for every concurrent caller sharing it.
+    """Spaces request starts at least `headroom`/rate seconds apart, for every concurrent caller sharing it.
 
     Each caller reserves the next free slot without waiting for a lock, then sleeps until its slot, so
     N concurrent callers start at 0, 1/rate, 2/rate, ... A caller cancelled while waiting leaves its slot
     unused, which only makes the limiter more conservative.
     """
 
-    def __init__(self, rate: float, *, clock: ClockFn = time.monotonic, sleep: SleepFn = anyio.sleep):
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: ClockFn = time.monotonic,
+        sleep: SleepFn = anyio.sleep,
+        headroom: float = RATE_LIMIT_HEADROOM,
+    ):
         if rate <= 0:
             raise errors.ConfigError("the rate limit must be greater than 0")
-        self.interval = 1.0 / rate
+        self.interval = headroom / rate
         self._clock = clock
         self._sleep = sleep
         self._next = float("-inf")
