@@ -144,7 +144,10 @@ class OCRService:
         options: dict[str, Any] = {
             "engine": engine_name,
             "schema": schema,
-            "pages": page_numbers if (pages and page_numbers is not None) else None,
+            # A selection of every page is no selection: the same job as without one (and no subset upload).
+            "pages": page_numbers
+            if (pages and page_numbers is not None and page_numbers != _all_pages(work_info.page_count))
+            else None,
         }
         if engine_name == "upstage":
             options["model"] = model or self.settings.model
@@ -513,6 +516,10 @@ def _leaf(exc: BaseException) -> BaseException:
         return exc
     leaves = [_leaf(e) for e in inner]
     return next((e for e in leaves if isinstance(e, OCRError)), leaves[0] if len(leaves) == 1 else exc)
+
+
+def _all_pages(count: int | None) -> list[int] | None:
+    return list(range(1, count + 1)) if count is not None else None
 
 
 def _ranges(numbers: Sequence[int]) -> str:

@@ -1,4 +1,8 @@
-"""The `local` engine: RapidOCR for Latin/CJK text, the RapidOCR + Tesseract hybrid when `lang` is Korean."""
+"""The `local` engine: RapidOCR for Latin/CJK text, the RapidOCR + Tesseract hybrid when `lang` is Korean.
+
+Without a Korean hint, pages are read by RapidOCR and the lines it could not read (Hangul) are read again by
+Tesseract `kor` (`hangul.py`); Latin pages show no such lines and cost nothing more.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ..models import RawWord
+from . import hangul
 from .langs import is_korean
+from .layout import TextLine, best_orientation, to_raw_words
 from .rapid import RapidEngine
 
 if TYPE_CHECKING:
@@ -38,9 +44,17 @@ class LocalEngine:
     def model_version_for(self, lang: str | None) -> str:
         if is_korean(lang):
             return self.hybrid().model_version_for(lang)
+        if hangul.available():
+            return f"{self.rapid.model_version}+tesseract-{hangul.LANG}"
         return self.rapid.model_version
+
+    def read_lines(self, image: Image.Image) -> list[TextLine]:
+        """RapidOCR's reading of `image` as it is, with lines it could not read read again for Hangul."""
+        lines, missed = self.rapid.read_lines_and_misses(image)
+        return hangul.fix_lines(image, lines, missed, self.rapid)
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[RawWord]:
         if is_korean(lang):
             return self.hybrid().recognize(image, lang)
-        return self.rapid.recognize(image, lang)
+        angle, lines = best_orientation(image, self.read_lines)
+        return to_raw_words(lines, angle, image.size)

@@ -25,7 +25,7 @@ MIN_LINE_HEIGHT = 40  # crops shorter than this are scaled up before Tesseract r
 PAD = 3
 
 
-def _crop_line(image: Image.Image, quad: Quad) -> tuple[Image.Image, np.ndarray]:
+def crop_line(image: Image.Image, quad: Quad) -> tuple[Image.Image, np.ndarray]:
     """The line straightened into its own image, and the 3x3 transform from crop pixels back to page pixels."""
     import cv2
 
@@ -46,7 +46,7 @@ def _crop_line(image: Image.Image, quad: Quad) -> tuple[Image.Image, np.ndarray]
     return Image.fromarray(crop), np.linalg.inv(forward)
 
 
-def _to_page(points: Quad, back: np.ndarray) -> Quad:
+def to_page(points: Quad, back: np.ndarray) -> Quad:
     src = np.array([[x, y, 1.0] for x, y in points], dtype=np.float64).T
     dst = back @ src
     dst = dst[:2] / dst[2]
@@ -86,7 +86,7 @@ class HybridEngine:
         crops: list[Image.Image] = []
         backs: list[np.ndarray] = []
         for quad in boxes:
-            crop, back = _crop_line(image, quad)
+            crop, back = crop_line(image, quad)
             crops.append(crop)
             backs.append(back)
         results = tess.read_line_images(crops, lang)
@@ -99,7 +99,7 @@ class HybridEngine:
                         results[i] = words
         lines: list[TextLine] = []
         for quad, back, words in zip(boxes, backs, results, strict=True):
-            page_words = [TextWord(w.text, w.confidence, _to_page(w.points, back)) for w in words]
+            page_words = [TextWord(w.text, w.confidence, to_page(w.points, back)) for w in words]
             lines.append(TextLine(points=quad, words=page_words))
         return lines
 

@@ -29,6 +29,8 @@ class TextWord:
     text: str
     confidence: float
     points: Quad
+    # the recogniser's own pieces this word was joined from (characters on CJK lines), when it was joined
+    pieces: list[TextWord] = field(default_factory=list)
 
 
 @dataclass

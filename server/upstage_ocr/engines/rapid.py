@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
+import re
 import threading
 from typing import Any
 
@@ -119,34 +121,44 @@ class RapidEngine:
 
     def read_lines(self, image: Image.Image) -> list[TextLine]:
         """One detection + recognition pass over `image` as it is (no rotation): lines with word boxes."""
+        return self.read_lines_and_misses(image)[0]
+
+    def read_lines_and_misses(self, image: Image.Image) -> tuple[list[TextLine], list[Quad]]:
+        """`read_lines`, plus the boxes the detector found but the recogniser read as nothing (or below
+        RapidOCR's score threshold): text in a script the shipped model lacks (Hangul) ends up there."""
         arr = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
         ocr = self._acquire()
         try:
-            result = ocr(arr, return_word_box=True)
+            result, missed = _run_keeping_misses(ocr, arr)
+        except EngineError:
+            raise
         except Exception as exc:
             raise EngineError(f"RapidOCR failed on the page: {exc}") from exc
         finally:
             self._release(ocr)
-        txts = getattr(result, "txts", None)
-        if not txts:
+        lines = _lines_of(result)
+        if missed is None:  # a RapidOCR without the pipeline steps we use: find the misses by a detector pass
+            missed = [q for q in self.detect_boxes(image) if not any(_inside(q, ln.points) for ln in lines)]
+        return lines, missed
+
+    def read_crops(self, crops: list[Image.Image]) -> list[tuple[str, float]]:
+        """The recogniser alone on images each holding one line or word: (text, confidence) for each."""
+        if not crops:
             return []
-        boxes = result.boxes
-        scores = result.scores
-        word_results = getattr(result, "word_results", None) or ()
-        aligned = len(word_results) == len(txts)
-        lines: list[TextLine] = []
-        for i, text in enumerate(txts):
-            quad: Quad = [(float(x), float(y)) for x, y in boxes[i]]
-            words: list[TextWord] = []
-            if aligned and _same_text(word_results[i], text):
-                for wtext, wscore, wbox in word_results[i]:
-                    if wbox is None or not str(wtext).strip():
-                        continue
-                    words.append(TextWord(str(wtext), float(wscore), [(float(x), float(y)) for x, y in wbox]))
-            if not words:
-                words = split_line_words(str(text), float(scores[i]), quad)
-            lines.append(TextLine(points=quad, words=words))
-        return lines
+        arrs = [np.ascontiguousarray(np.asarray(c.convert("RGB"))[:, :, ::-1]) for c in crops]  # RGB -> BGR
+        ocr = self._acquire()
+        try:
+            ocr.update_params(return_word_box=False)
+            result = ocr.recognize_txt(arrs)
+        except Exception as exc:
+            raise EngineError(f"RapidOCR's recogniser failed: {exc}") from exc
+        finally:
+            self._release(ocr)
+        txts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        if len(txts) != len(crops):
+            return [("", 0.0)] * len(crops)
+        return [(str(t), float(sc)) for t, sc in zip(txts, scores, strict=True)]
 
     def detect_boxes(self, image: Image.Image) -> list[Quad]:
         """Text line boxes only (the detector, no recognition)."""
@@ -173,6 +185,116 @@ class RapidEngine:
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[RawWord]:
         angle, lines = self.recognize_lines(image)
         return to_raw_words(lines, angle, image.size)
+
+
+def _run_keeping_misses(ocr: Any, arr: np.ndarray) -> tuple[Any, list[Quad] | None]:
+    """RapidOCR's own `__call__`, step by step, keeping the boxes whose reading it drops (empty or below its
+    `text_score`). `None` for those when this RapidOCR lacks the steps (then it is a plain call)."""
+    try:
+        from rapidocr.utils.process_img import map_boxes_to_original
+
+        steps = (ocr.load_img, ocr.preprocess_img, ocr.run_ocr_steps, ocr.build_final_output)
+    except (ImportError, AttributeError):
+        return ocr(arr, return_word_box=True), None
+    load, preprocess, run_steps, build = steps
+    ocr.update_params(use_det=True, use_rec=True, return_word_box=True)
+    original = load(arr)
+    img, op_record = preprocess(original)
+    det, cls, rec, crops = run_steps(img, op_record)
+    missed: list[Quad] = []
+    if det.boxes is not None and rec.txts is not None and rec.scores is not None:
+        h, w = original.shape[:2]
+        boxes = map_boxes_to_original(np.array(det.boxes, dtype=np.float32), copy.deepcopy(op_record), h, w)
+        for box, text, score in zip(boxes, rec.txts, rec.scores, strict=False):
+            if not str(text).strip() or float(score) < float(ocr.text_score):
+                missed.append([(float(x), float(y)) for x, y in box])
+    return build(original, det, cls, rec, crops, op_record), missed
+
+
+def _lines_of(result: Any) -> list[TextLine]:
+    txts = getattr(result, "txts", None)
+    if not txts:
+        return []
+    boxes = result.boxes
+    scores = result.scores
+    word_results = getattr(result, "word_results", None) or ()
+    aligned = len(word_results) == len(txts)
+    lines: list[TextLine] = []
+    for i, text in enumerate(txts):
+        quad: Quad = [(float(x), float(y)) for x, y in boxes[i]]
+        words: list[TextWord] = []
+        if aligned and _same_text(word_results[i], text):
+            for wtext, wscore, wbox in word_results[i]:
+                if wbox is None or not str(wtext).strip():
+                    continue
+                words.append(TextWord(str(wtext), float(wscore), [(float(x), float(y)) for x, y in wbox]))
+            words = regroup(words, str(text))
+        if not words:
+            words = split_line_words(str(text), float(scores[i]), quad)
+        lines.append(TextLine(points=quad, words=words))
+    return lines
+
+
+_NOT_LATIN = re.compile("[^\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]")
+
+
+def regroup(pieces: list[TextWord], text: str) -> list[TextWord]:
+    """Words of a line from RapidOCR's word pieces. On a line holding any CJK character RapidOCR boxes every
+    character alone (`S e t t i n g s`); consecutive non-CJK pieces of one space-separated token of the
+    line's text are joined back into a word. CJK characters stay one word each, as RapidOCR gives them."""
+    if len(pieces) <= len(text.split()):
+        return pieces
+    out: list[TextWord] = []
+    group: list[TextWord] = []
+    tokens = iter(text.split())
+    token = next(tokens, "")
+    used = 0
+
+    def flush() -> None:
+        if group:
+            out.append(_union(group))
+            group.clear()
+
+    for piece in pieces:
+        while used >= len(token):
+            flush()
+            token, used = next(tokens, None) or "", 0
+            if not token:
+                return pieces  # pieces and text disagree: keep RapidOCR's pieces as they are
+        if not token.startswith(piece.text, used):
+            return pieces
+        used += len(piece.text)
+        if _NOT_LATIN.search(piece.text) or (group and _NOT_LATIN.search(group[-1].text)):
+            flush()
+        group.append(piece)
+    flush()
+    return out
+
+
+def _union(words: list[TextWord]) -> TextWord:
+    if len(words) == 1:
+        return words[0]
+    xs = [p[0] for w in words for p in w.points]
+    ys = [p[1] for w in words for p in w.points]
+    chars = sum(len(w.text) for w in words)
+    conf = sum(w.confidence * len(w.text) for w in words) / chars
+    left, top, right, bottom = min(xs), min(ys), max(xs), max(ys)
+    # the pieces' own corners where they lie along a slanted line, a rectangle otherwise
+    first, last = words[0].points, words[-1].points
+    quad: Quad = (
+        [first[0], last[1], last[2], first[3]]
+        if first and last
+        else [(left, top), (right, top), (right, bottom), (left, bottom)]
+    )
+    return TextWord("".join(w.text for w in words), conf, quad, pieces=list(words))
+
+
+def _inside(quad: Quad, box: Quad) -> bool:
+    """Whether the centre of `quad` lies within the bounding rectangle of `box`."""
+    cx = sum(p[0] for p in quad) / 4
+    cy = sum(p[1] for p in quad) / 4
+    xs, ys = [p[0] for p in box], [p[1] for p in box]
+    return min(xs) <= cx <= max(xs) and min(ys) <= cy <= max(ys)
 
 
 def _same_text(words: Any, text: str) -> bool:

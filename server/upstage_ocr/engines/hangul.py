@@ -1,0 +1,301 @@
+"""Korean without a hint: find the lines RapidOCR could not read, read those with Tesseract `kor`, merge.
+
+The shipped PP-OCRv6 recogniser has no Hangul. On a Hangul line it reads nothing (the detector's box comes
+back empty or below RapidOCR's score threshold), a few stray CJK characters (`烈合.` for a whole line), or, on
+a line mixing Korean and English, the English words with CJK debris or wide gaps where the Hangul was. Those
+signs are cheap to check on RapidOCR's own result, and Latin pages show none of them, so Latin pages pay
+nothing. Only the suspect lines go to Tesseract (`kor`, `--psm 7`, on the line crop); its reading replaces
+RapidOCR's when it holds Hangul. On mixed lines Tesseract's `kor` model misreads some English words, so the
+words it read without Hangul take RapidOCR's reading of the same stretch of the line when there is one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from . import tesseract as tess
+from .layout import Quad, TextLine, TextWord
+from .rapid import RapidEngine
+
+LANG = "kor"
+# A line whose reading has fewer characters than this many per line height of box width is missing text
+# (Latin prose measures 1.5 to 2.3, monospaced receipts 1.5 and up, Chinese and Japanese 1.1 to 1.3).
+MIN_DENSITY = 1.0
+# A gap wider than this many line heights between two words RapidOCR read is a stretch it could not read
+# (word spaces measure about 0.3; a Hangul word skipped with its spaces, 0.8 and up).
+MAX_GAP = 0.8
+# A word box wider than this many line heights per character (plus one) spans a stretch RapidOCR could
+# not read (Latin letters measure 0.3 to 0.6 line heights).
+MAX_CHAR_WIDTH = 1.5
+# RapidOCR's reading of CJK text it can read (Chinese, Japanese) is this confident; Hangul read as CJK is not.
+SURE_CJK = 0.97
+# Tesseract's reading replaces a line's when it holds at least this many Hangul syllables ...
+MIN_HANGUL = 2
+# ... and its confidence in the words holding Hangul is at least this (Korean lines it reads well: 0.8 to 0.97).
+MIN_TESS_CONF = 0.55
+# A Tesseract word with Hangul this unsure gives way to RapidOCR's Latin reading of the same place, if any.
+TRUST_HANGUL = 0.6
+# RapidOCR's reading of a word crop is used when at least this sure.
+REREAD_CONF = 0.6
+# Tesseract words this unsure and without Hangul are dropped from a Hangul line when RapidOCR has nothing.
+DROP_BELOW = 0.3
+
+_SYLLABLE = re.compile("[\uac00-\ud7a3]")
+_LEADING_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+")
+_LATIN_THEN_HANGUL = re.compile("^([^\uac00-\ud7a3]+)([\uac00-\ud7a3].*)$")
+_HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u318e\u1100-\u11ff]")
+# What PP-OCRv6 reads on Latin pages: ASCII, Latin-1/Extended letters, general punctuation, currency signs.
+_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]*$")
+
+
+@lru_cache(maxsize=1)
+def available() -> bool:
+    """Tesseract with Korean data is installed (otherwise pages are returned as RapidOCR read them)."""
+    try:
+        tess.backend()
+    except Exception:
+        return False
+    return LANG in tess.available_languages()
+
+
+def is_hangul(text: str) -> bool:
+    return bool(_HANGUL.search(text))
+
+
+def _chars(words: Sequence[TextWord]) -> int:
+    return sum(len(w.text) for w in words)
+
+
+def _conf(words: Sequence[TextWord]) -> float:
+    n = _chars(words)
+    return sum(w.confidence * len(w.text) for w in words) / n if n else 0.0
+
+
+def _side(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return float(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5)
+
+
+def _height(p: Quad) -> float:
+    return max(1.0, min(_side(p[0], p[3]), _side(p[1], p[2])))
+
+
+def suspect(line: TextLine) -> bool:
+    """RapidOCR's reading of this line shows the signs of Hangul it could not read."""
+    text = line.text
+    p = line.points
+    width = max(_side(p[0], p[1]), _side(p[3], p[2]))
+    height = _height(p)
+    if width < 1.5 * height:  # a single character or mark: too little to judge, and cheap to leave
+        return False
+    dense = len(text.replace(" ", "")) * height / width
+    if dense < MIN_DENSITY:
+        return True
+    xs = sorted(_span(w.points) for w in line.words)
+    if any(b[0] - a[1] > MAX_GAP * height for a, b in zip(xs, xs[1:], strict=False)):
+        return True  # a stretch RapidOCR read as blank between two words
+    if any(
+        w.text and (b - a) > MAX_CHAR_WIDTH * height * (len(w.text) + 1)
+        for w, (a, b) in zip(sorted(line.words, key=lambda w: _span(w.points)), xs, strict=True)
+    ):
+        return True  # ... or a word box stretched over such a stretch
+    if _LATIN.match(text):
+        return False
+    # Characters outside Latin: Chinese or Japanese RapidOCR reads confidently with no Latin words around;
+    # Hangul comes out as a few stray CJK characters, less sure, often between English words.
+    conf = _conf(line.words)
+    has_latin_word = any(len(w.text) > 1 and _LATIN.match(w.text) and w.text.isalpha() for w in line.words)
+    return conf < SURE_CJK or has_latin_word
+
+
+def _crop_and_read(
+    image: Image.Image, quads: Sequence[Quad]
+) -> list[tuple[Image.Image, list[TextWord], np.ndarray]]:
+    """Tesseract `kor` on each line crop: (crop, words in the crop's frame, crop -> page transform)."""
+    from .hybrid import crop_line
+
+    crops: list[Image.Image] = []
+    backs: list[np.ndarray] = []
+    for quad in quads:
+        crop, back = crop_line(image, quad)
+        crops.append(crop)
+        backs.append(back)
+    results = tess.read_line_images(crops, LANG)
+    return list(zip(crops, results, backs, strict=True))
+
+
+def _word_crop(crop: Image.Image, word: TextWord) -> Image.Image:
+    left, right = _span(word.points)
+    pad = 0.25 * crop.height
+    return crop.crop((max(0, round(left - pad)), 0, min(crop.width, round(right + pad)), crop.height))
+
+
+def _needs_rapid(word: TextWord) -> bool:
+    """A Tesseract word on a Hangul line that is probably Latin text `kor` misread: no Hangul syllable, or
+    a stray one or two among other characters, or Latin before a Hangul ending (`API를`)."""
+    syllables = len(_SYLLABLE.findall(word.text))
+    if not syllables:
+        return True
+    if _LATIN_THEN_HANGUL.match(word.text):  # `14일`, `API를`: Tesseract reads these well when it is sure
+        return word.confidence < TRUST_HANGUL
+    return not _mostly_hangul(word.text)
+
+
+def _mostly_hangul(text: str) -> bool:
+    return 2 * len(_SYLLABLE.findall(text)) >= len(text.strip(".,:;!?'\"()"))
+
+
+def _accept(words: Sequence[TextWord]) -> bool:
+    """Tesseract read Hangul here, and is fairly sure of the words holding it."""
+    text = "".join(w.text for w in words)
+    hangul = len(_SYLLABLE.findall(text))
+    if hangul < MIN_HANGUL:
+        return False
+    return _conf([w for w in words if _mostly_hangul(w.text)]) >= MIN_TESS_CONF
+
+
+def _span(points: Quad) -> tuple[float, float]:
+    xs = [p[0] for p in points]
+    return min(xs), max(xs)
+
+
+def _joined(pieces: Sequence[TextWord]) -> TextWord:
+    if len(pieces) == 1:
+        return pieces[0]
+    xs = [p[0] for w in pieces for p in w.points]
+    ys = [p[1] for w in pieces for p in w.points]
+    box: Quad = [(min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys))]
+    return TextWord("".join(w.text for w in pieces), _conf(pieces), box)
+
+
+def _rapid_words(text: str, conf: float, points: Quad) -> list[TextWord]:
+    from .rapid import split_line_words
+
+    return split_line_words(text, conf, points)
+
+
+def merge_line(
+    rapid_words: Sequence[TextWord],
+    tess_words: Sequence[TextWord],
+    height: float,
+    reread: dict[int, tuple[str, float]] | None = None,
+) -> list[TextWord]:
+    """Tesseract's words of a Hangul line, with RapidOCR's reading of the Latin stretches (it reads Latin
+    text better than Tesseract's `kor` model, which turns English words into digits and stray syllables).
+
+    Each of RapidOCR's Latin pieces (characters, on such lines) goes to the Tesseract word nearest to it
+    along the line, so Tesseract decides where words start and end. A Tesseract word then keeps its own
+    reading when it is Hangul; gives way to RapidOCR's pieces when it has no Hangul or only a stray syllable
+    or two among other characters; and one of Latin then Hangul (`API를`) keeps its Hangul ending after
+    RapidOCR's Latin."""
+    spans = [_span(w.points) for w in tess_words]
+    assigned: list[list[tuple[int, TextWord]]] = [[] for _ in tess_words]
+    if spans:
+        for source, rword in enumerate(rapid_words):
+            for piece in rword.pieces or [rword]:
+                if not piece.text.strip() or not _LATIN.match(piece.text):
+                    continue
+                left, right = _span(piece.points)
+                centre = (left + right) / 2
+                gaps = [max(a - centre, centre - b, 0.0) for a, b in spans]
+                best = min(range(len(spans)), key=gaps.__getitem__)
+                if gaps[best] <= height / 2:
+                    assigned[best].append((source, piece))
+    out: list[TextWord] = []
+    reread = reread or {}
+    for index, (word, latin) in enumerate(zip(tess_words, assigned, strict=True)):
+        text, conf = reread.get(index, ("", 0.0))
+        lead = _LEADING_LATIN.match(text.strip())
+        if conf >= REREAD_CONF and lead and lead.group(0).strip():
+            # RapidOCR read this word's own crop: its Latin, plus a Hangul ending Tesseract is sure of
+            ending = _LATIN_THEN_HANGUL.match(word.text)
+            latin_text = lead.group(0).strip()
+            if ending and word.confidence >= TRUST_HANGUL:
+                latin_text += ending.group(2)
+            elif ending and len(_SYLLABLE.findall(ending.group(2))) >= 2:
+                latin_text += " " + ending.group(2)
+            elif not _LATIN.match(text.strip()) and _SYLLABLE.search(word.text) and not ending:
+                out.append(word)  # RapidOCR saw more than Latin here: keep Tesseract's Hangul
+                continue
+            out.extend(_rapid_words(latin_text, min(conf, 1.0), word.points))
+            continue
+        # RapidOCR's pieces in this stretch, as the words RapidOCR saw (Tesseract's `kor` often runs two
+        # English words together)
+        rapid: list[TextWord] = []
+        for source in sorted({s for s, _ in latin}):
+            rapid.append(
+                _joined(sorted((p for s, p in latin if s == source), key=lambda w: _span(w.points)[0]))
+            )
+        syllables = len(_SYLLABLE.findall(word.text))
+        ending = _LATIN_THEN_HANGUL.match(word.text)
+        ending_syllables = len(_SYLLABLE.findall(ending.group(2))) if ending else 0
+        if not rapid:
+            if syllables or word.confidence >= DROP_BELOW:
+                out.append(word)
+        elif not syllables:
+            out.extend(rapid)
+        elif ending and (word.confidence >= TRUST_HANGUL or ending_syllables >= 2):
+            last = rapid[-1]
+            right = _span(word.points)[1]
+            (lx, ly), (rx, ry), (rbx, rby), (bx, by) = last.points
+            if word.confidence >= TRUST_HANGUL:  # `API를`: one word
+                box: Quad = [(lx, ly), (right, ly), (right, by), (bx, by)]
+                out.extend(
+                    [
+                        *rapid[:-1],
+                        TextWord(last.text + ending.group(2), min(last.confidence, word.confidence), box),
+                    ]
+                )
+            else:  # Tesseract unsure of the Latin part: likely two words it ran together
+                box = [(rx, ry), (right, ry), (right, rby), (rbx, rby)]
+                out.extend([*rapid, TextWord(ending.group(2), word.confidence, box)])
+        elif 2 * syllables < len(word.text.strip(".,:;!?'\"()")):
+            out.extend(rapid)
+        else:
+            out.append(word)
+    return out
+
+
+def fix_lines(
+    image: Image.Image, lines: list[TextLine], missed: Sequence[Quad], rapid: RapidEngine
+) -> list[TextLine]:
+    """`lines` (RapidOCR's reading of `image`) with suspect lines and missed boxes read again for Hangul."""
+    from .hybrid import to_page
+
+    suspects = [i for i, line in enumerate(lines) if suspect(line)]
+    if not (suspects or missed) or not available():
+        return lines
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    targets: list[tuple[Quad, list[TextWord]]] = [(lines[i].points, lines[i].words) for i in suspects]
+    targets += [(quad, []) for quad in missed]
+    readings = _crop_and_read(image, [quad for quad, _ in targets])
+    accepted = [k for k, (_, words, _) in enumerate(readings) if _accept(words)]
+    # Words Tesseract's `kor` probably misread (Latin) are read again by RapidOCR on their own crops.
+    asks: list[tuple[int, int]] = []
+    word_crops: list[Image.Image] = []
+    for k in accepted:
+        crop, words, _ = readings[k]
+        for j, word in enumerate(words):
+            if _needs_rapid(word):
+                asks.append((k, j))
+                word_crops.append(_word_crop(crop, word))
+    answers: dict[int, dict[int, tuple[str, float]]] = {}
+    for (k, j), answer in zip(asks, rapid.read_crops(word_crops), strict=True):
+        answers.setdefault(k, {})[j] = answer
+    out = list(lines)
+    extra: list[TextLine] = []
+    for k in accepted:
+        quad, rapid_words = targets[k]
+        _, words, back = readings[k]
+        height = _height(quad)
+        page_words = [TextWord(w.text, w.confidence, to_page(w.points, back)) for w in words]
+        merged = merge_line(rapid_words, page_words, height, answers.get(k))
+        if k < len(suspects):
+            out[suspects[k]] = TextLine(points=quad, words=merged)
+        else:
+            extra.append(TextLine(points=quad, words=merged))
+    return out + extra
