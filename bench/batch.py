@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     RATE_LIMIT,
     LatencyFake,
     cli,
@@ -38,11 +39,11 @@ from _common import (  # noqa: E402
 class CountingFake(LatencyFake):
     """LatencyFake that also records the arrival time of every API call (for the peak rate)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.arrivals: list[float] = []
 
-    def dispatch(self, method: str, url: str, headers: object, body: bytes) -> object:
+    def dispatch(self, method: str, url: str, headers: Any, body: bytes) -> Any:
         import time
         from urllib.parse import urlsplit
 

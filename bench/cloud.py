@@ -34,7 +34,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     LATENCY,
     RATE_LIMIT,
     LatencyFake,
@@ -176,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             rows,
         )
     )
-    worst = max(float(r[3]) for r in rows) if rows else 0.0
+    default = [r for r in rows if "--jobs" not in r[0] or "--jobs default" in r[0]]
+    worst = max(float(r[3]) for r in default) if default else 0.0
     four29 = sum(int(r[5]) for r in rows)
-    print(f"\nworst wall/optimum {worst:.3f} (target <= {TARGET}); 429s caused: {four29} (target 0)")
+    print(
+        f"\nworst wall/optimum with the defaults {worst:.3f} (target <= {TARGET}); "
+        f"429s caused: {four29} (target 0)"
+    )
     return 0
 
 

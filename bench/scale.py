@@ -28,7 +28,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, make_text_pdf, proc_status_kb, run_child, table, workdir  # noqa: E402
+from _common import machine, make_text_pdf, proc_status_kb, run_child, table, workdir
 
 GIB_KB = 1024 * 1024
 DEFAULT_FAKE = [10, 100, 1000]

@@ -606,3 +606,22 @@ def test_env_unknown_engine_is_one_line_config_error(capsys, monkeypatch, tmp_pa
     _out, err = capsys.readouterr()
     assert code == 6
     assert "unknown engine 'bogus'" in one_line_error(err)
+
+
+@pytest.mark.anyio
+async def test_selecting_every_page_of_an_image_on_upstage_works(tmp_path):
+    """`--pages 1` on a one-page PNG is no selection: uploaded as is (it used to fail cutting a PDF from a PNG)."""
+    from fake_upstage import DEFAULT_KEY, FakeUpstage
+    from upstage_ocr.service import OCRService
+
+    fake = FakeUpstage()
+    png = make_png(tmp_path / "one.png")
+    settings = Settings.load(api_key=DEFAULT_KEY, rate_limit=1000.0)
+    async with OCRService(settings, transport=fake.transport()) as service:
+        sub = await service.submit(str(png), engine="upstage", pages="1")
+        job = await service.run(sub.job.id)
+        assert job.status == "completed", job.error
+        again = await service.submit(str(png), engine="upstage")
+        assert again.reused and again.job.id == job.id, "the same job as without a selection"
+    (call,) = fake.calls_to("sync")
+    assert call.files["document"].filename == "one.png"

@@ -246,3 +246,85 @@ def test_nothing_reaches_stdout(fixtures_dir):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout == ""
+
+
+# -- Korean without a hint -----------------------------------------------------------------------------------
+
+_CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
+
+def _rendered(lines: list[str], size: int = 26) -> Image.Image:
+    try:
+        font = ImageFont.truetype(_CJK_FONT, size, index=1)  # Noto Sans CJK KR
+    except OSError:
+        pytest.skip("fonts-noto-cjk is not installed")
+    img = Image.new("RGB", (1100, 60 + 52 * len(lines)), "white")
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((40, 30 + 52 * i), line, font=font, fill="black")
+    return img
+
+
+def _cer(truth: str, text: str) -> float:
+    from rapidfuzz.distance import Levenshtein
+
+    t, h = re.sub(r"\s+", " ", truth).strip(), re.sub(r"\s+", " ", text).strip()
+    return Levenshtein.distance(t, h) / len(t)
+
+
+def _needs_korean_data() -> None:
+    if "kor" not in tesseract.available_languages():
+        pytest.skip("tesseract-ocr-kor is not installed")
+
+
+def test_korean_page_without_a_hint(engine):
+    _needs_korean_data()
+    truth = [
+        "도서관은 평일 오전 아홉 시부터 오후 여섯 시까지 운영됩니다.",
+        "주문하신 상품은 내일 오후에 배송될 예정이며 문자로 안내해 드리겠습니다.",
+        "고객 여러분의 소중한 의견을 바탕으로 서비스를 계속 개선하겠습니다.",
+    ]
+    page = recognize_page(engine, _rendered(truth), 0, None)
+    assert _cer("\n".join(truth), page.text) <= 0.02
+    assert "tesseract" in model_version_for("local", None)
+
+
+def test_mixed_korean_english_page_without_a_hint(engine):
+    _needs_korean_data()
+    truth = [
+        "Please contact our support team if the problem continues.",
+        "새 버전의 Chrome 브라우저에서는 PDF 파일을 바로 열 수 있습니다.",
+        "The quarterly report will be shared with all team members on Monday.",
+        "신규 API 키는 Settings 메뉴의 Security 항목에서 발급합니다.",
+    ]
+    page = recognize_page(engine, _rendered(truth), 0, None)
+    text = _norm(page.text)
+    for word in (
+        "chrome",
+        "브라우저에서는",
+        "pdf",
+        "파일을",
+        "quarterly",
+        "monday",
+        "settings",
+        "발급합니다",
+    ):
+        assert word in text
+    assert _cer("\n".join(truth), page.text) <= 0.05
+
+
+def test_english_page_without_a_hint_is_rapidocr_alone(engine):
+    from upstage_ocr.engines import hangul
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 26)
+    img = Image.new("RGB", (1000, 160), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((30, 30), "The committee met on Tuesday to review the budget.", font=font, fill="black")
+    draw.text((30, 90), "Total amount: 129.90 EUR, due 2025-03-01", font=font, fill="black")
+    lines, missed = engine.rapid.read_lines_and_misses(img)
+    assert not missed and not any(hangul.suspect(line) for line in lines)  # Tesseract is not asked
+    page = recognize_page(engine, img, 0, None)
+    assert page.text.split(" \n") == [
+        "The committee met on Tuesday to review the budget.",
+        "Total amount: 129.90 EUR, due 2025-03-01",
+    ]

@@ -298,7 +298,7 @@ async def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from .service import OCRService
 
     async with OCRService(settings) as service:
-        rows = list(service.iter_pages(args.job_id, args.pages))
+        rows = list(service.iter_pages(args.job_id, args.pages, words=args.words))
         if args.json or args.words:
             out = []
             for idx, number, page in rows:

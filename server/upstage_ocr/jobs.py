@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS batches (
     updated_at  REAL NOT NULL,
     PRIMARY KEY (job_id, batch_id)
 );
+CREATE TABLE IF NOT EXISTS envelopes (
+    job_id TEXT PRIMARY KEY,
+    data   TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS raw_results (
     job_id TEXT PRIMARY KEY,
     data   TEXT NOT NULL
@@ -616,4 +620,15 @@ class JobStore:
 
     def get_raw(self, job_id: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT data FROM raw_results WHERE job_id = ?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- the API's own response to a whole-document sync call, written back unchanged -----------------------
+    def set_envelope(self, job_id: str, data: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO envelopes (job_id, data) VALUES (?, ?)", (job_id, json.dumps(data))
+            )
+
+    def get_envelope(self, job_id: str) -> dict[str, Any] | None:
+        row = self._conn().execute("SELECT data FROM envelopes WHERE job_id = ?", (job_id,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -347,7 +347,7 @@ def build_server(
             job = service.get(job_id)
             total = job.pages_total if job.pages_total is not None else job.pages_done
             spec = pages or (f"1-{min(DEFAULT_FETCH_PAGES, total)}" if total else None)
-            rows = list(service.iter_pages(job_id, spec)) if total else []
+            rows = list(service.iter_pages(job_id, spec, words=include_words)) if total else []
             out = [
                 PageOut(
                     page=idx + 1,

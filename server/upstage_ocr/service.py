@@ -8,6 +8,7 @@ they arrive; `resume_unfinished` picks up jobs a dead process left behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import time
@@ -278,20 +279,21 @@ class OCRService:
         target = Path(job.result_path) if job.result_path else resolve_output(None, job.input_name, None)
         raw = self.store.get_raw(job.id)
         if raw is not None:
-            import json
-
             text = json.dumps(raw, ensure_ascii=False)
         else:
             result = self.result(job.id)
             schema = job.options.get("schema")
             if schema:
-                import json
-
                 from .schemas import convert
 
                 text = json.dumps(convert(result, schema), ensure_ascii=False)
             else:
-                text = result.model_dump_json()
+                envelope = self.store.get_envelope(job.id)
+                if envelope is not None and len(envelope.get("pages") or []) == len(result.pages):
+                    # one whole-document sync call: the API's response exactly as it came (all its fields)
+                    text = json.dumps(envelope, ensure_ascii=False)
+                else:
+                    text = result.model_dump_json()
         await anyio.to_thread.run_sync(atomic_write_text, target, text)
         return target
 
@@ -376,6 +378,8 @@ class OCRService:
             )
             return
         result = parse_result(raw)
+        if whole and "apiVersion" in raw:
+            self.store.set_envelope(job.id, raw)
         rows = []
         for i, page in enumerate(result.pages):
             if indexes is not None and i >= len(indexes):
@@ -486,9 +490,12 @@ class OCRService:
             return list(range(total or 0))
         return [n - 1 for n in numbers]
 
-    def iter_pages(self, job_id: str, pages: str | None = None) -> Iterator[tuple[int, int, Page]]:
+    def iter_pages(
+        self, job_id: str, pages: str | None = None, *, words: bool = True
+    ) -> Iterator[tuple[int, int, Page]]:
+        """(idx, page_number, Page) of a page range; `words=False`: pages without words (much faster)."""
         job = self.store.get(job_id)
-        return self.store.iter_pages(job_id, self.page_indexes(job, pages))
+        return self.store.iter_pages(job_id, self.page_indexes(job, pages), words=words)
 
     async def resume_unfinished(self, progress: Progress | None = None) -> list[str]:
         """Run every unfinished job whose worker is gone (call in a task group). Returns their ids."""

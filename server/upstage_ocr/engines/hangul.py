@@ -5,8 +5,9 @@ back empty or below RapidOCR's score threshold), a few stray CJK characters (`�
 a line mixing Korean and English, the English words with CJK debris or wide gaps where the Hangul was. Those
 signs are cheap to check on RapidOCR's own result, and Latin pages show none of them, so Latin pages pay
 nothing. Only the suspect lines go to Tesseract (`kor`, `--psm 7`, on the line crop); its reading replaces
-RapidOCR's when it holds Hangul. On mixed lines Tesseract's `kor` model misreads some English words, so the
-words it read without Hangul take RapidOCR's reading of the same stretch of the line when there is one.
+RapidOCR's when it holds Hangul. On mixed lines Tesseract's `kor` model misreads English words (digits, stray
+syllables), so its words that do not look like Hangul are read again by RapidOCR's recogniser on their own
+crops (one batch per page), falling back on RapidOCR's reading of the same stretch of the line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from PIL import Image
@@ -42,13 +44,16 @@ MIN_TESS_CONF = 0.55
 TRUST_HANGUL = 0.6
 # RapidOCR's reading of a word crop is used when at least this sure.
 REREAD_CONF = 0.6
+# ... and, for a word Tesseract read as mostly Hangul, at least this sure (and Latin throughout).
+SURE_LATIN = 0.95
+# Tesseract words mostly of Hangul at least this sure are kept whatever RapidOCR reads there.
+SURE_HANGUL = 0.9
 # Tesseract words this unsure and without Hangul are dropped from a Hangul line when RapidOCR has nothing.
 DROP_BELOW = 0.3
 
 _SYLLABLE = re.compile("[\uac00-\ud7a3]")
 _LEADING_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+")
-_LATIN_THEN_HANGUL = re.compile("^([^\uac00-\ud7a3]+)([\uac00-\ud7a3].*)$")
-_HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u318e\u1100-\u11ff]")
+_LATIN_THEN_HANGUL = re.compile("^([^\uac00-\ud7a3]*[A-Za-z0-9][^\uac00-\ud7a3]*)([\uac00-\ud7a3].*)$")
 # What PP-OCRv6 reads on Latin pages: ASCII, Latin-1/Extended letters, general punctuation, currency signs.
 _LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]*$")
 
@@ -61,10 +66,6 @@ def available() -> bool:
     except Exception:
         return False
     return LANG in tess.available_languages()
-
-
-def is_hangul(text: str) -> bool:
-    return bool(_HANGUL.search(text))
 
 
 def _chars(words: Sequence[TextWord]) -> int:
@@ -96,11 +97,10 @@ def suspect(line: TextLine) -> bool:
     if dense < MIN_DENSITY:
         return True
     xs = sorted(_span(w.points) for w in line.words)
-    if any(b[0] - a[1] > MAX_GAP * height for a, b in zip(xs, xs[1:], strict=False)):
+    if any(b[0] - a[1] > MAX_GAP * height for a, b in pairwise(xs)):
         return True  # a stretch RapidOCR read as blank between two words
     if any(
-        w.text and (b - a) > MAX_CHAR_WIDTH * height * (len(w.text) + 1)
-        for w, (a, b) in zip(sorted(line.words, key=lambda w: _span(w.points)), xs, strict=True)
+        b - a > MAX_CHAR_WIDTH * height * (len(w.text) + 1) for w in line.words for a, b in [_span(w.points)]
     ):
         return True  # ... or a word box stretched over such a stretch
     if _LATIN.match(text):
@@ -142,7 +142,14 @@ def _needs_rapid(word: TextWord) -> bool:
         return True
     if _LATIN_THEN_HANGUL.match(word.text):  # `14일`, `API를`: Tesseract reads these well when it is sure
         return word.confidence < TRUST_HANGUL
-    return not _mostly_hangul(word.text)
+    return not _mostly_hangul(word.text) or word.confidence < SURE_HANGUL
+
+
+def _plainly_latin(word: TextWord, text: str, conf: float) -> bool:
+    """RapidOCR read a word crop Tesseract thought Hangul as Latin text, surely (`PDF` for `『매`)."""
+    if _mostly_hangul(word.text) and (conf < SURE_LATIN or word.confidence >= SURE_HANGUL):
+        return False
+    return bool(_LATIN.match(text.strip())) and sum(c.isalnum() for c in text) >= 2
 
 
 def _mostly_hangul(text: str) -> bool:
@@ -218,8 +225,8 @@ def merge_line(
                 latin_text += ending.group(2)
             elif ending and len(_SYLLABLE.findall(ending.group(2))) >= 2:
                 latin_text += " " + ending.group(2)
-            elif not _LATIN.match(text.strip()) and _SYLLABLE.search(word.text) and not ending:
-                out.append(word)  # RapidOCR saw more than Latin here: keep Tesseract's Hangul
+            elif _SYLLABLE.search(word.text) and not ending and not _plainly_latin(word, text, conf):
+                out.append(word)  # an unsure Hangul word RapidOCR does not plainly read as Latin: keep it
                 continue
             out.extend(_rapid_words(latin_text, min(conf, 1.0), word.points))
             continue

@@ -1,0 +1,60 @@
+"""What the upstage engine writes: the API's own response for a whole-document call, byte for byte in meaning."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fake_upstage import FakeUpstage
+from helpers import make_pdf, private_tempdir
+from upstage_ocr.service import OCRService
+from upstage_ocr.settings import Settings
+
+KEY = "up_results_test_key_0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _tmp(monkeypatch, tmp_path):
+    private_tempdir(monkeypatch, tmp_path)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["check_box.png", "reciepts.jpg", "multi_page.pdf", "dpi_150.jpg"])
+async def test_sync_result_file_is_the_api_response(fixtures_dir, tmp_path, name):
+    fake = FakeUpstage(api_key=KEY)
+    settings = Settings.load(api_key=KEY, home=tmp_path / "home")
+    async with OCRService(settings, transport=fake.transport()) as service:
+        sub = await service.submit(str(fixtures_dir / name))
+        job = await service.run(sub.job.id)
+    assert job.status == "completed", job.error
+    written = json.loads(open(job.result_path, encoding="utf-8").read())
+    captured = json.loads(
+        (fixtures_dir / name.rsplit(".", 1)[0]).with_suffix(".json").read_text(encoding="utf-8")
+    )
+    assert written == captured
+    assert fake.sync_calls == 1
+
+
+@pytest.mark.anyio
+async def test_a_response_with_unexpected_envelope_values_is_kept_as_sent(tmp_path):
+    """A stand-in (or a future API) may report stored=true or a mean document confidence: keep its values."""
+    fake = FakeUpstage(api_key=KEY)
+    pdf = make_pdf(tmp_path / "three.pdf", 3)
+    settings = Settings.load(api_key=KEY, home=tmp_path / "home")
+    original = fake._sync
+
+    def patched(call):
+        reply = original(call)
+        body = json.loads(reply.body)
+        body["stored"] = True
+        body["confidence"] = 0.5
+        reply.body = json.dumps(body).encode()
+        return reply
+
+    fake._sync = patched  # type: ignore[method-assign]
+    async with OCRService(settings, transport=fake.transport()) as service:
+        job = await service.run((await service.submit(str(pdf))).job.id)
+    written = json.loads(open(job.result_path, encoding="utf-8").read())
+    assert written["stored"] is True and written["confidence"] == 0.5
+    assert [p["id"] for p in written["pages"]] == [0, 1, 2]
