@@ -35,7 +35,7 @@ DEFAULT_FAKE = [10, 100, 1000]
 DEFAULT_REAL = [10, 100]
 
 
-async def _child_job(pdf: Path, home: Path) -> dict[str, object]:
+async def _child_job(pdf: Path, home: Path, workers: int | None) -> dict[str, object]:
     from upstage_ocr.service import OCRService
     from upstage_ocr.settings import Settings
 
@@ -44,7 +44,10 @@ async def _child_job(pdf: Path, home: Path) -> dict[str, object]:
     async def progress(done: int, total: int | None, message: str) -> None:
         samples.append((done, proc_status_kb("VmRSS")))
 
-    settings = Settings.load(env={"UPSTAGE_OCR_HOME": str(home), "UPSTAGE_OCR_ENGINE": "local"})
+    env = {"UPSTAGE_OCR_HOME": str(home), "UPSTAGE_OCR_ENGINE": "local"}
+    if workers:
+        env["UPSTAGE_OCR_WORKERS"] = str(workers)
+    settings = Settings.load(env=env)
     async with OCRService(settings) as service:
         start = time.perf_counter()
         cpu0 = time.process_time()
@@ -82,7 +85,7 @@ def child(args: argparse.Namespace) -> int:
     engine.recognize(warm, None)
     load = time.perf_counter() - t0
     baseline = proc_status_kb("VmRSS")
-    out = anyio.run(_child_job, Path(args.pdf), Path(args.home))
+    out = anyio.run(_child_job, Path(args.pdf), Path(args.home), args.workers)
     out.update(load=load, rss_baseline_kb=baseline, vmhwm_kb=proc_status_kb("VmHWM"))
     print(json.dumps(out))
     return 0
@@ -95,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("both", "real", "fake"), default="both")
     parser.add_argument(
         "--pages", type=int, nargs="+", help="page counts (default: real 10 100, fake 10 100 1000)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="pages in flight (UPSTAGE_OCR_WORKERS; default: min(2, cores))"
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pdf", help=argparse.SUPPRESS)
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(pdfs[pages]),
                 "--home",
                 str(home),
+                *(["--workers", str(args.workers)] if args.workers else []),
             ]
             print(f"  {engine} engine, {pages} pages ...", file=sys.stderr, flush=True)
             run = run_child(argv_child, env)
@@ -157,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{peak / mib:.0f}",
                 ]
             )
-    print(f"\nlocal engine at scale: A4 text PDF pages at 150 DPI, default workers; {machine()}\n")
+    workers = args.workers or "default"
+    print(f"\nlocal engine at scale: A4 text PDF pages at 150 DPI, workers {workers}; {machine()}\n")
     print(
         table(
             [

@@ -224,8 +224,8 @@ than the limit allows; see bench/cloud.py). The client's rate limiter paces the 
 
 
 def default_jobs(cloud: bool, settings: Settings) -> int:
-    """Files processed at once when --jobs is not given: 2 on a local engine (each job already keeps the
-    cores busy); on the cloud enough requests in flight for the rate limit, not the latency, to be the bound."""
+    """Files processed at once when --jobs is not given: 2 on a local engine; on the cloud enough requests in
+    flight for the rate limit, not the latency, to be the bound."""
     if not cloud:
         return 2
     return max(4, min(32, math.ceil(settings.rate_limit * CLOUD_SECONDS_IN_FLIGHT)))
