@@ -242,8 +242,8 @@ def regroup(pieces: list[TextWord], text: str) -> list[TextWord]:
     """Words of a line from RapidOCR's word pieces. On a line holding any CJK character RapidOCR boxes every
     character alone (`S e t t i n g s`); consecutive non-CJK pieces of one space-separated token of the
     line's text are joined back into a word. CJK characters stay one word each, as RapidOCR gives them."""
-    if len(pieces) <= len(text.split()):
-        return pieces
+    if len(pieces) <= len(text.split()) or not _NOT_LATIN.search(text):
+        return pieces  # Latin lines come as words, split where RapidOCR saw gaps (better than its spaces)
     out: list[TextWord] = []
     group: list[TextWord] = []
     tokens = iter(text.split())
