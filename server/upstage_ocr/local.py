@@ -8,7 +8,10 @@ until the pages before it are delivered.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -35,7 +38,24 @@ def recognize_page(engine: Engine, image: Image.Image, page_index: int, lang: st
     except Exception as exc:
         raise EngineError(f"the {engine.name} engine failed on page {page_index + 1}: {exc}") from exc
     width, height = image.size
-    return models.build_page(page_index, width, height, words, first_word_id=0)
+    page = models.build_page(page_index, width, height, words, first_word_id=0)
+    _release_memory()
+    return page
+
+
+def _release_memory() -> None:
+    """Give freed inference buffers back to the OS (glibc keeps them otherwise, and RSS creeps up per page)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError, AttributeError):
+                _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
 
 
 def model_version_for(engine_name: str, lang: str | None) -> str:
