@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ async def test_sync_result_file_is_the_api_response(fixtures_dir, tmp_path, name
         sub = await service.submit(str(fixtures_dir / name))
         job = await service.run(sub.job.id)
     assert job.status == "completed", job.error
-    written = json.loads(open(job.result_path, encoding="utf-8").read())
+    written = json.loads(Path(job.result_path).read_text(encoding="utf-8"))
     captured = json.loads(
         (fixtures_dir / name.rsplit(".", 1)[0]).with_suffix(".json").read_text(encoding="utf-8")
     )
@@ -55,6 +56,6 @@ async def test_a_response_with_unexpected_envelope_values_is_kept_as_sent(tmp_pa
     fake._sync = patched  # type: ignore[method-assign]
     async with OCRService(settings, transport=fake.transport()) as service:
         job = await service.run((await service.submit(str(pdf))).job.id)
-    written = json.loads(open(job.result_path, encoding="utf-8").read())
+    written = json.loads(Path(job.result_path).read_text(encoding="utf-8"))
     assert written["stored"] is True and written["confidence"] == 0.5
     assert [p["id"] for p in written["pages"]] == [0, 1, 2]
