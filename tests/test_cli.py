@@ -309,17 +309,27 @@ def test_end_to_end_against_the_fake_api_over_http(capsys, tmp_path, tmp, monkey
         assert "--- page 25 ---\nFake OCR page 25 \n" in out
         assert fake.sync_calls == 2
 
+        # a 25-page job through the async API on request: one submit, three batches, each downloaded once
+        mid = make_pdf(tmp_path / "mid.pdf", 25, first=300)
+        code, out, err = run(capsys, "ocr", "--async", "--quiet", str(mid), "-o", str(tmp_path))
+        assert code == 0, err
+        assert out == f"{tmp_path / 'mid.ocr.json'}\n"
+        data = assert_upstage_json(tmp_path / "mid.ocr.json", pages=25)
+        assert [p["id"] for p in data["pages"]] == list(range(25))
+        assert fake.submits == 1 and fake.sync_calls == 2
+        assert sorted(downloaded_batches(fake)) == [0, 1, 2]
+
         # more than 100 pages: the async API, each 10-page batch downloaded once
         huge = make_pdf(tmp_path / "huge.pdf", 105)
         code, out, err = run(capsys, "ocr", "--quiet", str(huge), "-o", str(tmp_path))
         assert code == 0, err
         assert out == f"{tmp_path / 'huge.ocr.json'}\n"
         assert_upstage_json(tmp_path / "huge.ocr.json", pages=105)
-        assert fake.submits == 1
-        assert sorted(downloaded_batches(fake)) == list(range(11))
+        assert fake.submits == 2
+        assert sorted(downloaded_batches(fake)) == sorted([0, 1, 2, *range(11)])
 
         code, out, _err = run(capsys, "jobs")
-        assert len(out.splitlines()) == 3 and all(" completed " in line for line in out.splitlines())
+        assert len(out.splitlines()) == 4 and all(" completed " in line for line in out.splitlines())
 
         # a wrong key: exit 10, one line, the key never shown
         monkeypatch.setenv("UPSTAGE_API_KEY", "up_wrongKEY_99999999999")

@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="run again even if the same file and options were done"
     )
     o.add_argument(
+        "--async",
+        dest="use_async",
+        action="store_true",
+        help="upstage engine: use the async API even for documents of 100 pages or fewer",
+    )
+    o.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -189,6 +195,7 @@ async def _cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
                         lang=args.lang,
                         output=args.output,
                         force=args.force,
+                        use_async=args.use_async,
                     )
                     if args.no_wait:
                         if not sub.job.finished:

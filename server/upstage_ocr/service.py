@@ -116,8 +116,13 @@ class OCRService:
         lang: str | None = None,
         output: str | None = None,
         force: bool = False,
+        use_async: bool = False,
     ) -> Submission:
-        """Check the input and find or create its job. Nothing is recognised or uploaded here."""
+        """Check the input and find or create its job. Nothing is recognised or uploaded here.
+
+        `use_async` sends even a small document through the Upstage async API (no 3-minute sync timeout);
+        it does not change the result, so it is not part of the job's identity.
+        """
         if schema is not None and schema not in SCHEMAS:
             raise ConfigError(
                 f"unknown schema {schema!r}", hint=f"Choose one of: {', '.join(SCHEMAS)} (or none)"
@@ -155,6 +160,8 @@ class OCRService:
         else:
             options["lang"] = lang or self.settings.lang
         key = job_key(info.sha256, options)
+        if use_async and engine_name == "upstage":
+            options["async"] = True  # stored with the job, left out of its key
         # One transaction finds or creates the job: two processes submitting the same file share one job.
         job, created = self.store.find_or_create(
             key=key,
@@ -345,7 +352,8 @@ class OCRService:
         if job.request_id is None and done:
             await self._upstage_missing(job, progress)  # carried over from a failed run: only the rest
             return
-        if job.request_id is None and (total is None or total <= documents.MAX_PAGES_SYNC):
+        small = total is None or total <= documents.MAX_PAGES_SYNC
+        if job.request_id is None and small and not job.options.get("async"):
             await self._upstage_sync(job, None, progress)
             return
         if job.request_id is None:
