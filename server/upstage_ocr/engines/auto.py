@@ -1,4 +1,4 @@
-"""The `local` engine: RapidOCR for Latin/CJK text, the RapidOCR + Tesseract hybrid when `lang` is Korean.
+"""The `local` engine: RapidOCR for Latin/CJK text, with Tesseract `kor` for the lines RapidOCR cannot read.
 
 Without a Korean hint, pages are read by RapidOCR and the lines it could not read (Hangul) are read again by
 Tesseract `kor` (`hangul.py`); Latin pages show no such lines and cost nothing more.
@@ -13,7 +13,6 @@ from PIL import Image
 
 from ..models import RawWord
 from . import hangul
-from .langs import is_korean
 from .layout import TextLine, best_orientation, to_raw_words
 from .rapid import RapidEngine
 
@@ -42,8 +41,6 @@ class LocalEngine:
         return self.rapid.model_version
 
     def model_version_for(self, lang: str | None) -> str:
-        if is_korean(lang):
-            return self.hybrid().model_version_for(lang)
         if hangul.available():
             return f"{self.rapid.model_version}+tesseract-{hangul.LANG}"
         return self.rapid.model_version
@@ -54,7 +51,8 @@ class LocalEngine:
         return hangul.fix_lines(image, lines, missed, self.rapid)
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[RawWord]:
-        if is_korean(lang):
-            return self.hybrid().recognize(image, lang)
+        # A Korean hint takes the same path as no hint: measured on the labelled set, it reads Korean pages
+        # as well as the detector + Tesseract hybrid (`local-kor`, 0.10% CER both) and mixed Korean/English
+        # pages far better (1.6% against 9.9% CER), at about half the hybrid's speed on pure Korean pages.
         angle, lines = best_orientation(image, self.read_lines)
         return to_raw_words(lines, angle, image.size)
