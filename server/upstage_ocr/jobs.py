@@ -231,34 +231,9 @@ class JobStore:
             self._local.conn = None
 
     # -- jobs ------------------------------------------------------------------------------------------
-    def create(
-        self,
-        *,
-        key: str,
-        input_name: str,
-        input_path: str,
-        source: str,
-        sha256: str,
-        size: int,
-        options: dict[str, Any],
-        engine: str,
-        pages_total: int | None,
-        page_numbers: Sequence[int] | None,
-    ) -> Job:
-        job, _created = self.find_or_create(
-            key=key,
-            input_name=input_name,
-            input_path=input_path,
-            source=source,
-            sha256=sha256,
-            size=size,
-            options=options,
-            engine=engine,
-            pages_total=pages_total,
-            page_numbers=page_numbers,
-            reuse=False,
-        )
-        return job
+    def create(self, **fields: Any) -> Job:
+        """A new job whatever exists under its key (`force`); the fields are those of `find_or_create`."""
+        return self.find_or_create(**fields, reuse=False)[0]
 
     def find_or_create(
         self,
