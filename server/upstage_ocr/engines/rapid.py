@@ -16,6 +16,7 @@ import logging
 import queue
 import re
 import threading
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,11 @@ class RapidEngine:
         """`read_lines`, plus the boxes the detector found but the recogniser read as nothing (or below
         RapidOCR's score threshold): text in a script the shipped model lacks (Hangul) ends up there."""
         arr = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+        x0, y0, x1, y1 = content_box(arr)
+        if (x0, y0) != (0, 0) or (x1, y1) != (arr.shape[1], arr.shape[0]):
+            # Blank margins cost detection time and read nothing: read the inked part, then shift back.
+            inner_lines, inner_missed = self.read_lines_and_misses(image.crop((x0, y0, x1, y1)))
+            return _shift_lines(inner_lines, x0, y0), [_shift(q, x0, y0) for q in inner_missed]
         ocr = self._acquire()
         try:
             result, missed = _run_keeping_misses(ocr, arr)
@@ -185,6 +191,52 @@ class RapidEngine:
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[RawWord]:
         angle, lines = self.recognize_lines(image)
         return to_raw_words(lines, angle, image.size)
+
+
+CROP_MARGIN = 24  # pixels of blank kept around the ink, so the detector sees whole glyphs and some context
+CROP_MIN_GAIN = 0.15  # crop only when it removes at least this share of the page's area
+INK_PER_LINE = 3  # a row or column needs this many dark pixels to count (isolated specks do not)
+
+
+def content_box(arr: np.ndarray) -> tuple[int, int, int, int]:
+    """The (x0, y0, x1, y1) box around the ink of a light page, with a margin; the whole page otherwise."""
+    h, w = arr.shape[:2]
+    whole = (0, 0, w, h)
+    if h < 64 or w < 64:
+        return whole
+    small = arr[::2, ::2].mean(axis=2) if arr.ndim == 3 else arr[::2, ::2]
+    background = float(np.median(small))
+    if background < 160:  # a dark or busy page: no margins to trust
+        return whole
+    ink = small < background - 60
+    rows = np.flatnonzero(ink.sum(axis=1) >= INK_PER_LINE)
+    cols = np.flatnonzero(ink.sum(axis=0) >= INK_PER_LINE)
+    if rows.size == 0 or cols.size == 0:
+        return whole
+    x0 = max(0, int(cols[0]) * 2 - CROP_MARGIN)
+    y0 = max(0, int(rows[0]) * 2 - CROP_MARGIN)
+    x1 = min(w, int(cols[-1]) * 2 + 2 + CROP_MARGIN)
+    y1 = min(h, int(rows[-1]) * 2 + 2 + CROP_MARGIN)
+    if (x1 - x0) * (y1 - y0) > (1 - CROP_MIN_GAIN) * w * h or x1 - x0 < 32 or y1 - y0 < 32:
+        return whole
+    return (x0, y0, x1, y1)
+
+
+def _shift(quad: Quad, dx: float, dy: float) -> Quad:
+    return [(x + dx, y + dy) for x, y in quad]
+
+
+def _shift_word(word: TextWord, dx: float, dy: float) -> TextWord:
+    return replace(
+        word, points=_shift(word.points, dx, dy), pieces=[_shift_word(p, dx, dy) for p in word.pieces]
+    )
+
+
+def _shift_lines(lines: list[TextLine], dx: float, dy: float) -> list[TextLine]:
+    return [
+        replace(line, points=_shift(line.points, dx, dy), words=[_shift_word(w, dx, dy) for w in line.words])
+        for line in lines
+    ]
 
 
 def _run_keeping_misses(ocr: Any, arr: np.ndarray) -> tuple[Any, list[Quad] | None]:
