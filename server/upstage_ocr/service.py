@@ -385,7 +385,8 @@ class OCRService:
                 job.id, pages_done=job.pages_total or 0, model_version=str(raw.get("modelVersion", ""))
             )
             return
-        result = parse_result(raw)
+        sizes = None if "apiVersion" in raw else self._page_sizes(job, None if whole else indexes)
+        result = parse_result(raw, page_sizes=sizes)
         if whole and "apiVersion" in raw:
             self.store.set_envelope(job.id, raw)
         rows = []
@@ -401,6 +402,19 @@ class OCRService:
         self.store.update(job.id, model_version=result.modelVersion)
         if progress:
             await progress(count, job.pages_total or count, f"{count} pages recognised")
+
+    def _page_sizes(self, job: Job, indexes: list[int] | None) -> list[tuple[int, int]] | None:
+        """Pixel sizes of the pages sent, to turn the other documented shape's 0..1 coordinates into pixels."""
+        try:
+            info = documents.inspect_document(Path(job.input_path))
+            if info.kind == "office":
+                return None
+            sizes = documents.page_sizes(info, documents.DEFAULT_DPI)
+        except OCRError:
+            return None
+        numbers = job.page_numbers or list(range(1, len(sizes) + 1))
+        chosen = [numbers[i] for i in indexes] if indexes is not None else numbers
+        return [sizes[n - 1] for n in chosen if 0 < n <= len(sizes)]
 
     async def _upstage_chunks(self, job: Job, progress: Progress | None) -> None:
         total = job.pages_total or 0
