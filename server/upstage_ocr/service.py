@@ -285,22 +285,28 @@ class OCRService:
     async def write_result(self, job: Job) -> Path:
         target = Path(job.result_path) if job.result_path else resolve_output(None, job.input_name, None)
         raw = self.store.get_raw(job.id)
+        schema = job.options.get("schema")
+        envelope = None if raw is not None or schema else self.store.get_envelope(job.id)
         if raw is not None:
             text = json.dumps(raw, ensure_ascii=False)
-        else:
-            result = self.result(job.id)
-            schema = job.options.get("schema")
-            if schema:
-                from .schemas import convert
+        elif schema:
+            from .schemas import convert
 
-                text = json.dumps(convert(result, schema), ensure_ascii=False)
-            else:
-                envelope = self.store.get_envelope(job.id)
-                if envelope is not None and len(envelope.get("pages") or []) == len(result.pages):
-                    # one whole-document sync call: the API's response exactly as it came (all its fields)
-                    text = json.dumps(envelope, ensure_ascii=False)
-                else:
-                    text = result.model_dump_json()
+            text = json.dumps(convert(self.result(job.id), schema), ensure_ascii=False)
+        elif envelope is not None and len(envelope.get("pages") or []) == job.pages_done:
+            # one whole-document sync call: the API's response exactly as it came (all its fields)
+            text = json.dumps(envelope, ensure_ascii=False)
+        else:
+            # Streamed page by page from the store: a 1,000-page result is never whole in memory.
+            from .exports import write_json
+
+            meta = {"modelVersion": job.model_version or "", "numBilledPages": job.billed_pages}
+
+            def stream() -> Path:
+                pages = (page for _idx, _n, page in self.store.iter_pages(job.id))
+                return write_json(pages, target, result_meta=meta)
+
+            return await anyio.to_thread.run_sync(stream)
         await anyio.to_thread.run_sync(atomic_write_text, target, text)
         return target
 
