@@ -37,9 +37,7 @@ Format notes:
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import errno
 import io
 import itertools
 import json
@@ -48,12 +46,13 @@ import os
 import re
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import layout, models
-from .errors import ConfigError, InputError, OutputPathError
+from .errors import ConfigError, InputError
+from .fsutil import atomic_open
 from .models import Page
 
 if TYPE_CHECKING:
@@ -74,40 +73,6 @@ def _xml_safe(text: str) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # Atomic output
-
-
-@contextlib.contextmanager
-def _atomic(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
-    """A file handle on a temp file beside `path`; on success it replaces `path` (mode 0o600)."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputPathError(
-            f"cannot write to {path.parent}: {exc.strerror or exc}",
-            hint="Check that the directory exists and is writable",
-        ) from exc
-    try:
-        if binary:
-            fh: IO[Any] = os.fdopen(fd, "wb")
-        else:
-            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        with fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
-            if exc.errno == errno.ENOSPC:
-                raise OutputPathError(
-                    f"the disk is full: could not write {path}", hint="Free some space and retry"
-                ) from exc
-            raise OutputPathError(f"could not write {path}: {exc.strerror or exc}") from exc
-        raise
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,7 +122,7 @@ def export(
 
 
 def write_txt(pages: Iterable[Page], out: Path) -> Path:
-    with _atomic(out) as fh:
+    with atomic_open(out) as fh:
         for i, page in enumerate(pages):
             if i:
                 fh.write("\f")
@@ -189,7 +154,7 @@ def page_markdown(page: Page) -> str:
 
 
 def write_md(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
-    with _atomic(out) as fh:
+    with atomic_open(out) as fh:
         if title:
             fh.write(f"# {_md_escape(title)}\n\n")
         for i, page in enumerate(pages):
@@ -239,7 +204,7 @@ def write_json(pages: Iterable[Page], out: Path, *, result_meta: dict[str, Any] 
             if key != "pages" and value is not None:
                 envelope[key] = value
         spool.seek(0)
-        with _atomic(out) as fh:
+        with atomic_open(out) as fh:
             fh.write("{")
             for n, key in enumerate(sorted(envelope)):
                 if n:
@@ -274,7 +239,7 @@ CSV_HEADER = (
 
 
 def write_csv(pages: Iterable[Page], out: Path) -> Path:
-    with _atomic(out) as fh:
+    with atomic_open(out) as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
         for i, page in enumerate(pages):
@@ -315,7 +280,7 @@ def write_docx(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
                 run = p.add_run(_xml_safe(layout.line_text(line)))
                 if n < len(para.lines) - 1:
                     run.add_break()
-    with _atomic(out, binary=True) as fh:
+    with atomic_open(out, binary=True) as fh:
         document.save(fh)
     return out
 
@@ -370,7 +335,7 @@ def page_hocr(page: Page, index: int) -> str:
 
 
 def write_hocr(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
-    with _atomic(out) as fh:
+    with atomic_open(out) as fh:
         fh.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
@@ -704,7 +669,7 @@ def write_pdf(
     pages: Iterable[Page], out: Path, page_image: PageImage, *, title: str = "", dpi: float | None = None
 ) -> Path:
     """A searchable PDF: page images with an invisible, selectable text layer, written page by page."""
-    with _atomic(out, binary=True) as fh:
+    with atomic_open(out, binary=True) as fh:
         writer = _PdfWriter(fh, title)
         for i, page in enumerate(pages):
             image = page_image(i)
@@ -776,6 +741,6 @@ def write_overlays(pages: Iterable[Page], out: Path, page_image: PageImage) -> l
 
 
 def _one_overlay(page: Page, index: int, target: Path, page_image: PageImage) -> Path:
-    with _atomic(target, binary=True) as fh:
+    with atomic_open(target, binary=True) as fh:
         render_overlay(page, page_image(index)).save(fh, format="PNG")
     return target

@@ -6,35 +6,57 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from .errors import OutputPathError
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> Path:
-    """Write `data` to `path` so readers see the old file or the whole new one, never a part."""
+@contextlib.contextmanager
+def atomic_open(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A handle on a temp file beside `path`; on success it replaces `path` (mode 0o600), on failure it is
+    removed and the old file stays. OS errors become `OutputPathError` (a full disk says so)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputPathError(
+            f"cannot write to {path.parent}: {exc.strerror or exc}",
+            hint="Check that the directory exists and is writable",
+        ) from exc
+    try:
+        if binary:
+            fh: IO[Any] = os.fdopen(fd, "wb")
+        else:
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise OutputPathError(
-                f"the disk is full: could not write {path}", hint="Free some space and retry"
-            ) from exc
-        raise OutputPathError(f"could not write {path}: {exc.strerror or exc}") from exc
-    return path
+        if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
+            if exc.errno == errno.ENOSPC:
+                raise OutputPathError(
+                    f"the disk is full: could not write {path}", hint="Free some space and retry"
+                ) from exc
+            raise OutputPathError(f"could not write {path}: {exc.strerror or exc}") from exc
+        raise
 
 
-def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), mode)
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` so readers see the old file or the whole new one, never a part."""
+    with atomic_open(path, binary=True) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def default_result_path(input_name: str, suffix: str = ".ocr.json") -> Path:
