@@ -127,15 +127,20 @@ class RapidEngine:
     def read_lines_and_misses(self, image: Image.Image) -> tuple[list[TextLine], list[Quad]]:
         """`read_lines`, plus the boxes the detector found but the recogniser read as nothing (or below
         RapidOCR's score threshold): text in a script the shipped model lacks (Hangul) ends up there."""
+        x0, y0, x1, y1 = content_box(image)
+        if (x0, y0) == (0, 0) and (x1, y1) == image.size:
+            return self._read(image, None)
+        # Blank margins cost detection time and read nothing: read the inked part, then shift back. The part
+        # is detected at the scale the whole page would have been (RapidOCR would enlarge a small part).
+        limit = _page_det_limit(image.size, (x1 - x0, y1 - y0))
+        lines, missed = self._read(image.crop((x0, y0, x1, y1)), limit)
+        return _shift_lines(lines, x0, y0), [_shift(q, x0, y0) for q in missed]
+
+    def _read(self, image: Image.Image, det_limit: int | None) -> tuple[list[TextLine], list[Quad]]:
         arr = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
-        x0, y0, x1, y1 = content_box(arr)
-        if (x0, y0) != (0, 0) or (x1, y1) != (arr.shape[1], arr.shape[0]):
-            # Blank margins cost detection time and read nothing: read the inked part, then shift back.
-            inner_lines, inner_missed = self.read_lines_and_misses(image.crop((x0, y0, x1, y1)))
-            return _shift_lines(inner_lines, x0, y0), [_shift(q, x0, y0) for q in inner_missed]
         ocr = self._acquire()
         try:
-            result, missed = _run_keeping_misses(ocr, arr)
+            result, missed = _run_keeping_misses(ocr, arr, det_limit)
         except EngineError:
             raise
         except Exception as exc:
@@ -195,28 +200,42 @@ class RapidEngine:
 
 CROP_MARGIN = 24  # pixels of blank kept around the ink, so the detector sees whole glyphs and some context
 CROP_MIN_GAIN = 0.15  # crop only when it removes at least this share of the page's area
-INK_PER_LINE = 3  # a row or column needs this many dark pixels to count (isolated specks do not)
+INK_DROP = 50  # a pixel this much darker than the page's background is ink (light grey text included)
+INK_PER_LINE = 4  # a row or column needs this many ink blocks to count
 
 
-def content_box(arr: np.ndarray) -> tuple[int, int, int, int]:
-    """The (x0, y0, x1, y1) box around the ink of a light page, with a margin; the whole page otherwise."""
-    h, w = arr.shape[:2]
+def content_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """The (x0, y0, x1, y1) box around the ink of a light page, with a margin; the whole page otherwise.
+
+    Looks at the darkest pixel of each 2x2 block, so 1-pixel strokes of small or light text count. A dark
+    block counts as ink only when its right or lower neighbour is dark too: glyph strokes run on, while the
+    isolated specks of a noisy scan do not, so noisy pages are cropped too."""
+    w, h = image.size
     whole = (0, 0, w, h)
     if h < 64 or w < 64:
         return whole
-    small = arr[::2, ::2].mean(axis=2) if arr.ndim == 3 else arr[::2, ::2]
+    gray = np.asarray(image.convert("L"))
+    h2, w2 = h // 2 * 2, w // 2 * 2
+    small = np.minimum(
+        np.minimum(gray[0:h2:2, 0:w2:2], gray[1:h2:2, 0:w2:2]),
+        np.minimum(gray[0:h2:2, 1:w2:2], gray[1:h2:2, 1:w2:2]),
+    )
     background = float(np.median(small))
     if background < 160:  # a dark or busy page: no margins to trust
         return whole
-    ink = small < background - 60
+    dark = small < background - INK_DROP
+    ink = np.zeros_like(dark)
+    ink[:, :-1] |= dark[:, :-1] & dark[:, 1:]
+    ink[:-1, :] |= dark[:-1, :] & dark[1:, :]
     rows = np.flatnonzero(ink.sum(axis=1) >= INK_PER_LINE)
     cols = np.flatnonzero(ink.sum(axis=0) >= INK_PER_LINE)
     if rows.size == 0 or cols.size == 0:
         return whole
+    # the neighbour of the last ink block is ink too: reach one block further right and down
     x0 = max(0, int(cols[0]) * 2 - CROP_MARGIN)
     y0 = max(0, int(rows[0]) * 2 - CROP_MARGIN)
-    x1 = min(w, int(cols[-1]) * 2 + 2 + CROP_MARGIN)
-    y1 = min(h, int(rows[-1]) * 2 + 2 + CROP_MARGIN)
+    x1 = min(w, int(cols[-1]) * 2 + 4 + CROP_MARGIN)
+    y1 = min(h, int(rows[-1]) * 2 + 4 + CROP_MARGIN)
     if (x1 - x0) * (y1 - y0) > (1 - CROP_MIN_GAIN) * w * h or x1 - x0 < 32 or y1 - y0 < 32:
         return whole
     return (x0, y0, x1, y1)
@@ -239,9 +258,22 @@ def _shift_lines(lines: list[TextLine], dx: float, dy: float) -> list[TextLine]:
     ]
 
 
-def _run_keeping_misses(ocr: Any, arr: np.ndarray) -> tuple[Any, list[Quad] | None]:
+DET_LIMIT = 736  # RapidOCR's detector enlarges images whose shorter side is below this (Det.limit_side_len)
+
+
+def _page_det_limit(page: tuple[int, int], part: tuple[int, int]) -> int:
+    """The detector limit under which a part of a page is scaled as the whole page would be: not at all when
+    the page's shorter side reaches DET_LIMIT, by the page's own factor otherwise."""
+    factor = max(1.0, DET_LIMIT / max(1, min(page)))
+    return max(32, min(DET_LIMIT, round(min(part) * factor)))
+
+
+def _run_keeping_misses(
+    ocr: Any, arr: np.ndarray, det_limit: int | None = None
+) -> tuple[Any, list[Quad] | None]:
     """RapidOCR's own `__call__`, step by step, keeping the boxes whose reading it drops (empty or below its
-    `text_score`). `None` for those when this RapidOCR lacks the steps (then it is a plain call)."""
+    `text_score`). `None` for those when this RapidOCR lacks the steps (then it is a plain call).
+    `det_limit` replaces the detector's shorter-side limit for this call."""
     try:
         from rapidocr.utils.process_img import map_boxes_to_original
 
@@ -252,7 +284,15 @@ def _run_keeping_misses(ocr: Any, arr: np.ndarray) -> tuple[Any, list[Quad] | No
     ocr.update_params(use_det=True, use_rec=True, return_word_box=True)
     original = load(arr)
     img, op_record = preprocess(original)
-    det, cls, rec, crops = run_steps(img, op_record)
+    detector = _detector(ocr) if det_limit else None
+    saved = getattr(detector, "limit_side_len", None)
+    if detector is not None and isinstance(saved, int):
+        detector.limit_side_len = det_limit
+    try:
+        det, cls, rec, crops = run_steps(img, op_record)
+    finally:
+        if detector is not None and isinstance(saved, int):
+            detector.limit_side_len = saved
     missed: list[Quad] = []
     if det.boxes is not None and rec.txts is not None and rec.scores is not None:
         h, w = original.shape[:2]
@@ -261,6 +301,15 @@ def _run_keeping_misses(ocr: Any, arr: np.ndarray) -> tuple[Any, list[Quad] | No
             if not str(text).strip() or float(score) < float(ocr.text_score):
                 missed.append([(float(x), float(y)) for x, y in box])
     return build(original, det, cls, rec, crops, op_record), missed
+
+
+def _detector(ocr: Any) -> Any:
+    """RapidOCR's text detector (loaded now if it was not yet); None when this RapidOCR has no such part."""
+    load = getattr(ocr, "_load_det_model", None)
+    try:
+        return load() if callable(load) else getattr(ocr, "text_det", None)
+    except Exception:  # pragma: no cover - a RapidOCR of another shape: keep its own limit
+        return None
 
 
 def _lines_of(result: Any) -> list[TextLine]:
