@@ -49,3 +49,12 @@ def test_batch_quick():
     out = run_bench("batch.py", "--files", "3", "--engine", "fake", "--cloud-files", "3", "--scale", "0.02")
     assert "local (fake engine), --jobs 1" in out
     assert "cloud (fake API, latency x0.02), --jobs default" in out
+
+
+@pytest.mark.slow
+def test_local_engine_quick():
+    out = run_bench("local_engine.py", "--quick", "--only", "receipt", "--limit", "1", timeout=180)
+    assert "| receipt   | ours              |" in out
+    assert "| receipt   | rapidocr-direct   |" in out
+    assert "receipt: ours/direct time = " in out
+    assert "english" not in out.split("local engine benchmark")[1]  # --only holds
