@@ -25,6 +25,7 @@ from PIL import Image
 from ..errors import ConfigError, EngineError
 from ..models import RawWord
 from .layout import Quad, TextLine, TextWord, best_orientation, to_raw_words
+from .spacing import restore_spaces
 
 _quiet_lock = threading.Lock()
 _quieted = False
@@ -147,7 +148,7 @@ class RapidEngine:
             raise EngineError(f"RapidOCR failed on the page: {exc}") from exc
         finally:
             self._release(ocr)
-        lines = _lines_of(result)
+        lines = restore_spaces(_lines_of(result), image)
         if missed is None:  # a RapidOCR without the pipeline steps we use: find the misses by a detector pass
             missed = [q for q in self.detect_boxes(image) if not any(_inside(q, ln.points) for ln in lines)]
         return lines, missed
