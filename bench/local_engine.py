@@ -13,6 +13,7 @@ tells missed or extra word breaks from misread characters) for
       the box: Debian builds it with OpenMP, so it uses every core,
   (e) the same with OMP_THREAD_LIMIT=1 (one thread; on 2 cores this was 2.7x faster than (d) on some machines,
       the OpenMP threads spin; upstage-ocr's own Tesseract engine runs it this way),
+  (f) on Latin pages, our `--engine tesseract` (tesserocr in process when installed, one thread),
 and the time ratio ours / direct RapidOCR and the throughput ratio ours / Tesseract (both ways).
 Other processes on the machine change pages/s: compare runs made back to back.
 """
@@ -83,6 +84,12 @@ def main() -> None:
     local.recognize(warm)
     local.recognize(warm, "ko")  # loads Tesseract's Korean model outside the timings
     has_tess = subprocess.run(["which", "tesseract"], capture_output=True).returncode == 0
+    tess_engine = None
+    if has_tess:
+        from upstage_ocr.engines.base import get_engine
+
+        tess_engine = get_engine("tesseract")
+        tess_engine.recognize(warm, "en")
 
     # (category, system) -> [seconds, errors, truth chars, pages, errors with spaces ignored, truth chars then]
     stats: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 6)
@@ -119,19 +126,23 @@ def main() -> None:
             t0 = time.perf_counter()
             text = tesseract_cli(img, "kor+eng" if hangul else "eng", one_thread=True)
             record(page.category, "tesseract-1thread", time.perf_counter() - t0, page.truth, text)
+        if tess_engine is not None and not hangul:
+            t0 = time.perf_counter()
+            text = recognize_page(tess_engine, img, 0, "en").text
+            record(page.category, "ours --engine tesseract", time.perf_counter() - t0, page.truth, text)
         print(f"  {page.name:44s} ours CER {cer(page.truth, ours):6.2%}", file=sys.stderr, flush=True)
 
     print(
         f"\nlocal engine benchmark: {len(pages)} pages ({'quick' if args.quick else 'full'}), "
         f"{os.cpu_count()} CPU cores, pages 1240x1754 (A4 @ 150 DPI)\n"
     )
-    print(f"| {'category':9s} | {'system':17s} | pages/s | CER    | CER w/o spaces | pages |")
-    print(f"|{'-' * 11}|{'-' * 19}|---------|--------|----------------|-------|")
+    print(f"| {'category':9s} | {'system':23s} | pages/s | CER    | CER w/o spaces | pages |")
+    print(f"|{'-' * 11}|{'-' * 25}|---------|--------|----------------|-------|")
     for (category, system), (secs, errs, chars, n, bare_errs, bare_chars) in sorted(
         stats.items(), key=lambda kv: (ORDER.index(kv[0][0]), kv[0][1])
     ):
         print(
-            f"| {category:9s} | {system:17s} | {n / secs:7.2f} | {errs / chars:6.2%} "
+            f"| {category:9s} | {system:23s} | {n / secs:7.2f} | {errs / chars:6.2%} "
             f"| {bare_errs / max(1, bare_chars):14.2%} | {int(n):5d} |"
         )
     print()
