@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from upstage_ocr.errors import JobError
+from upstage_ocr.errors import JobError, StoreError
 from upstage_ocr.jobs import JobStore, job_key
 from upstage_ocr.models import Page
 
@@ -119,3 +119,34 @@ def test_a_dead_owner_lease_is_free_at_once(tmp_path):
     assert job.lease_owner is not None and job.lease_until > 0
     assert store.lease_held_elsewhere(job) is False
     assert store.claim(job.id) is True
+
+
+def _fill_up(store: JobStore) -> None:
+    """The database may not grow past its current size: SQLite answers SQLITE_FULL, as on a full disk."""
+    conn = store._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_full_disk_is_a_store_error_that_says_so_and_keeps_what_was_stored(tmp_path):
+    store = JobStore(tmp_path)
+    job = _create(store, total=50)
+    store.add_pages(job.id, [(0, 1, _page(0))])
+    _fill_up(store)
+    big = "x" * 200_000
+    with pytest.raises(StoreError, match="the disk is full") as info:
+        store.add_pages(job.id, [(i, i + 1, _page(i, big)) for i in range(1, 20)])
+    assert info.value.exit_code == 17 and info.value.code == "job_error"
+    assert "run the same command again" in str(info.value)
+    assert "Traceback" not in str(info.value)
+    # the failed transaction was rolled back whole: the store is usable and holds what it held
+    reopened = JobStore(tmp_path)
+    assert [p.id for _, _, p in reopened.iter_pages(job.id)] == [0]
+    store.mark_failed(job.id, "stopped", "job_error")  # small writes still fit
+    assert reopened.get(job.id).status == "failed"
+
+
+def test_other_sqlite_errors_are_not_disguised(tmp_path):
+    store = JobStore(tmp_path)
+    with pytest.raises(sqlite3.OperationalError, match="no such table"), store._tx() as db:
+        db.execute("SELECT * FROM nowhere")

@@ -210,3 +210,41 @@ async def test_engine_resolution(tmp_path):
         assert service.resolve_engine("local") == "local"
     async with OCRService(Settings.load(engine="local", api_key="up_testkey_0123456789")) as service:
         assert service.resolve_engine(None) == "local"
+
+
+@pytest.mark.anyio
+async def test_a_full_disk_fails_the_job_clearly_and_the_rerun_pays_only_for_the_rest(
+    settings, tmp_path, monkeypatch, calls
+):
+    from upstage_ocr.jobs import JobStore
+
+    monkeypatch.setenv("UPSTAGE_OCR_WORKERS", "1")
+    limit: dict[str, int] = {}
+    real_conn = JobStore._conn
+
+    def conn_with_limit(self):
+        conn = real_conn(self)
+        if limit:  # the database may grow by a few pages only: then SQLite answers SQLITE_FULL
+            conn.execute(f"PRAGMA max_page_count = {limit['pages']}")
+        return conn
+
+    monkeypatch.setattr(JobStore, "_conn", conn_with_limit)
+    doc = make_pdf(tmp_path / "big.pdf", 30)
+    async with OCRService(settings) as service:
+        sub = await service.submit(str(doc))
+        conn = service.store._conn()
+        limit["pages"] = conn.execute("PRAGMA page_count").fetchone()[0] + 2
+        job = await service.run(sub.job.id)
+        assert job.status == "failed"
+        assert job.error and "the disk is full" in job.error and "run the same command again" in job.error
+        done = job.pages_done
+        assert 0 < done < 30
+        first_pass = recognised(calls)
+
+        limit.clear()  # space freed
+        service.store._conn().execute("PRAGMA max_page_count = 1073741823")
+        retry = await service.submit(str(doc))
+        final = await service.run(retry.job.id)
+        assert final.status == "completed" and final.pages_done == 30
+        # the pages stored before the disk filled were not recognised again
+        assert len(recognised(calls)) - len(first_pass) == 30 - done

@@ -163,6 +163,10 @@ class JobError(OCRError):
     code = "job_error"
 
 
+class StoreError(JobError):
+    """The job store could not be written (disk full, I/O error, read-only): nothing of the job is lost."""
+
+
 class EngineError(OCRError):
     exit_code = 18
     code = "engine_error"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import JobError
+from .errors import JobError, StoreError
 from .models import Page
 
 JobStatus = Literal["queued", "running", "completed", "failed"]
@@ -175,6 +175,22 @@ def _page_head(head: str) -> Page:
     )
 
 
+_STORE_FAILURES = ("disk is full", "disk i/o error", "readonly database", "unable to open database")
+
+
+def store_problem(exc: sqlite3.Error, path: Path) -> StoreError | None:
+    """The user's side of a failed store write (their disk), or None for anything else (a bug of ours)."""
+    text = str(exc).lower()
+    if not any(f in text for f in _STORE_FAILURES):
+        return None
+    what = "the disk is full" if "full" in text else f"it failed ({exc})"
+    return StoreError(
+        f"could not write the job store {path}: {what}",
+        hint="Free some space (or set UPSTAGE_OCR_HOME to a writable folder) and run the same command again; "
+        "pages already finished are kept",
+    )
+
+
 class JobStore:
     """SQLite job store. Thread-safe: one connection per thread, short transactions, WAL for readers."""
 
@@ -215,14 +231,21 @@ class JobStore:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            problem = store_problem(exc, self.path)
+            if problem is None:
+                raise
+            raise problem from exc
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
