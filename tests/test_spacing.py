@@ -18,6 +18,7 @@ PROSE = [
     "Customers can return unused items within thirty days",
     "if they keep the original receipt. Thank you!",
     "He wrote down 17 boxes and 8 crates at 21.30 today.",
+    "See notes 11) and (b), then call (01) 234 5678.",
 ]
 
 
@@ -103,3 +104,28 @@ def test_lines_with_non_latin_words_are_left_alone():
     lines[0].words[0] = TextWord("강물이", 0.9, lines[0].words[0].points)
     fixed = restore_spaces(lines, img)
     assert _texts(fixed)[0].split(" ")[:3] == ["강물이", "river", "roseby"]
+
+
+def _word(text: str, right: float) -> TextWord:
+    return TextWord(text, 0.9, [(0.0, 0.0), (right, 0.0), (right, 20.0), (0.0, 20.0)])
+
+
+def _blank_at(start: int, end: int, width: int):
+    import numpy as np
+
+    from upstage_ocr.engines.spacing import _Profile
+
+    inked = np.ones(width, dtype=bool)
+    inked[start:end] = False
+    return _Profile(left=0, height=20.0, runs=[(start, end)], inked=inked)
+
+
+def test_a_word_is_never_cut_before_closing_or_after_opening_punctuation():
+    from upstage_ocr.engines.spacing import _split
+
+    # the gap in front of ")" is the figure's own side bearing, not a space
+    assert [w.text for w in _split(_word("11)", 30), [(20, 24)], _blank_at(20, 24, 30))] == ["11)"]
+    assert [w.text for w in _split(_word("(see", 40), [(7, 11)], _blank_at(7, 11, 40))] == ["(see"]
+    # a closing mark goes with the word before the space: "clock. Please", not "clock .Please"
+    parts = _split(_word("clock.Please", 120), [(52, 60)], _blank_at(52, 60, 120))
+    assert [w.text for w in parts] == ["clock.", "Please"]

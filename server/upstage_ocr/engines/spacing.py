@@ -182,10 +182,12 @@ def _split(word: TextWord, at: list[tuple[int, int]], prof: _Profile) -> list[Te
         k = _cut(text, (start - left - blank_before) / total_ink, lo)
         blank_before += end - start
         # punctuation closes the word before a space, and opens none after it ("clock. Please", "(see")
-        if text[k] in _CLOSING and k + 1 <= n - 1:
+        if text[k] in _CLOSING:
             k += 1
-        elif text[k - 1] in _OPENING and k - 1 >= lo:
+        elif text[k - 1] in _OPENING:
             k -= 1
+        if not lo <= k <= n - 1 or text[k] in _CLOSING or text[k - 1] in _OPENING:
+            continue
         if text[k - 1] in _FIGURE and text[k] in _FIGURE:
             continue
         cuts.append(k)
