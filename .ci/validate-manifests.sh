@@ -33,7 +33,7 @@ cp SKILL.md "$WORK/upstage-ocr/"
 cp -R references "$WORK/upstage-ocr/references"
 "$AGENTSKILLS" validate "$WORK/upstage-ocr"
 if [ "$(basename "$PWD")" = "upstage-ocr" ]; then
-  "$AGENTSKILLS" validate .
+  "$AGENTSKILLS" validate "$PWD"
 fi
 lines=$(wc -l <SKILL.md)
 if [ "$lines" -ge 500 ]; then
