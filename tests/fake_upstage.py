@@ -9,7 +9,8 @@ It follows the contract in docs/upstage-api.md §7 and can be used two ways:
 
 Endpoints (any prefix before `/document-digitization` is accepted, so `/v1/...` works):
 
-    POST /document-digitization                   sync OCR (multipart: document, model, schema)
+    POST /document-digitization                   sync OCR (multipart: document, model, schema), or Document
+                                                  Parse with model=document-parse (tests/fake_parse.py)
     POST /document-digitization/async             -> {"request_id": uuid}
     GET  /document-digitization/requests/{id}     status + 10-page batches with pre-signed download URLs
     GET  /document-digitization/requests          {"requests": [...]}
@@ -26,6 +27,9 @@ Configuration (constructor keywords, all also plain attributes you may change be
 
     api_key             the only accepted bearer key (else 401)
     model_version       what model=ocr resolves to (a pinned model=ocr-YYMMDD is echoed)
+    parse_model_version what model=document-parse resolves to
+    parse_sync_over_limit  Document Parse past sync_page_limit: "truncate" (the DP docs: the first 100 pages
+                        are processed) | "reject" (413)
     sync_page_limit     pages allowed on the sync endpoint (100); `sync_over_limit` "reject" (413) | "truncate"
     async_page_limit    pages allowed on /async (2000)
     max_bytes           upload size limit (50 MiB, else 413)
@@ -77,6 +81,8 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx
+
+import fake_parse
 
 DEFAULT_KEY = "up_FAKEkey0123456789abcdefXYZ"
 DEFAULT_MODEL_VERSION = "ocr-260930"
@@ -181,6 +187,7 @@ class _Job:
     failed_batches: frozenset[int]
     fail_request: bool
     url_polls: dict[int, int] = field(default_factory=dict)
+    parse: fake_parse.ParseRequest | None = None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -491,6 +498,8 @@ class FakeUpstage:
         api_key: str = DEFAULT_KEY,
         fixtures_dir: Path | None = None,
         model_version: str = DEFAULT_MODEL_VERSION,
+        parse_model_version: str = fake_parse.DEFAULT_VERSION,
+        parse_sync_over_limit: str = "truncate",
         sync_page_limit: int = 100,
         sync_over_limit: str = "reject",
         async_page_limit: int = 2000,
@@ -512,6 +521,8 @@ class FakeUpstage:
     ) -> None:
         self.api_key = api_key
         self.model_version = model_version
+        self.parse_model_version = parse_model_version
+        self.parse_sync_over_limit = parse_sync_over_limit
         self.sync_page_limit = sync_page_limit
         self.sync_over_limit = sync_over_limit
         self.async_page_limit = async_page_limit
@@ -777,7 +788,8 @@ class FakeUpstage:
         if doc is None:
             raise _BadDocument(400, "no document in the request", "no_document")
         model = call.fields.get("model", "")
-        if not _MODEL_RE.match(model):
+        parse = fake_parse.is_parse_model(model)
+        if not _MODEL_RE.match(model) and not parse:
             raise _BadDocument(400, f"invalid model name: {model!r}", "invalid_model_name")
         schema = call.fields.get("schema") or None
         if schema not in (None, "clova", "google"):
@@ -789,7 +801,9 @@ class FakeUpstage:
         if not doc.data:
             raise _BadDocument(400, "the document is empty", "empty_document")
         version = self.model_version if model == "ocr" else model
-        golden = self._golden.get(doc.sha256)
+        if model == "document-parse":
+            version = self.parse_model_version
+        golden = None if parse else self._golden.get(doc.sha256)
         if golden is not None:
             data = json.loads(golden.read_text())
             return model, schema, str(data.get("modelVersion", version)), list(data["pages"]), True
@@ -805,13 +819,26 @@ class FakeUpstage:
         pages = [synth_page(doc.sha256, i, w, h) for i, (w, h) in enumerate(sizes)]
         return model, schema, version, pages, False
 
-    def _sync(self, call: Call) -> Reply:
+    @staticmethod
+    def _parse_request(call: Call) -> fake_parse.ParseRequest | None:
+        """The Document Parse options of a `model=document-parse` call (None for OCR), or raises _BadDocument."""
+        if not fake_parse.is_parse_model(call.fields.get("model", "")):
+            return None
         try:
-            _model, schema, version, pages, golden = self._read_document(
-                call, self.sync_page_limit, self.sync_over_limit
-            )
+            return fake_parse.ParseRequest.from_fields(call.fields, call.files["document"].sha256)
+        except fake_parse.BadField as bad:
+            raise _BadDocument(400, bad.message, bad.code) from bad
+
+    def _sync(self, call: Call) -> Reply:
+        parse = fake_parse.is_parse_model(call.fields.get("model", ""))
+        over = self.parse_sync_over_limit if parse else self.sync_over_limit
+        try:
+            _model, schema, version, pages, golden = self._read_document(call, self.sync_page_limit, over)
+            request = self._parse_request(call)
         except _BadDocument as bad:
             return _error(bad.status, bad.message, bad.code)
+        if request is not None:
+            return Reply.json(200, fake_parse.envelope(request, range(1, len(pages) + 1), version))
         if golden:
             doc = call.files["document"]
             result = json.loads(self._golden[doc.sha256].read_text())
@@ -824,6 +851,7 @@ class FakeUpstage:
             model, schema, version, pages, _golden = self._read_document(
                 call, self.async_page_limit, "reject"
             )
+            request = self._parse_request(call)
         except _BadDocument as bad:
             return _error(bad.status, bad.message, bad.code)
         size = max(self.batch_size, 1)
@@ -838,6 +866,7 @@ class FakeUpstage:
             created=self.clock(),
             failed_batches=self.failed_batches,
             fail_request=self.fail_request,
+            parse=request,
         )
         self._jobs[job.id] = job
         return Reply.json(200, {"request_id": job.id})
@@ -952,6 +981,12 @@ class FakeUpstage:
         job_id, index, _expires = entry
         job = self._jobs[job_id]
         start, end = job.batches[index]
+        if job.parse is not None:
+            offset = start - 1 if self.relative_batch_ids else 0
+            body = fake_parse.envelope(
+                job.parse, range(start, end + 1), job.model_version, page_offset=offset
+            )
+            return Reply.json(200, body)
         pages = []
         for offset, page in enumerate(job.pages[start - 1 : end]):
             pid = offset if self.relative_batch_ids else start - 1 + offset

@@ -41,6 +41,30 @@ ENV_VARS: dict[str, tuple[str, Any, str, bool]] = {
         "Upstage model: ocr or a pinned version such as ocr-250904.",
         False,
     ),
+    "parse_model": (
+        "UPSTAGE_PARSE_MODEL",
+        "document-parse",
+        "Upstage Document Parse model: document-parse or a pinned version such as document-parse-260128.",
+        False,
+    ),
+    "parse_sync_max_pages": (
+        "UPSTAGE_PARSE_SYNC_PAGES",
+        100,
+        "Document Parse on the Upstage API: the most pages one sync call takes (larger documents go async).",
+        False,
+    ),
+    "parse_async_max_pages": (
+        "UPSTAGE_PARSE_ASYNC_PAGES",
+        1000,
+        "Document Parse on the Upstage API: the most pages one async request takes (newer docs: 2000).",
+        False,
+    ),
+    "parse_max_mb": (
+        "UPSTAGE_PARSE_MAX_MB",
+        50,
+        "Document Parse on the Upstage API: the largest file in MB (newer docs: 500 for async).",
+        False,
+    ),
     "rate_limit": (
         "UPSTAGE_OCR_RATE_LIMIT",
         3.0,
@@ -116,6 +140,10 @@ class Settings:
     engine: str = "auto"
     home: Path = field(default_factory=_default_home)
     model: str = "ocr"
+    parse_model: str = "document-parse"
+    parse_sync_max_pages: int = 100
+    parse_async_max_pages: int = 1000
+    parse_max_mb: int = 50
     rate_limit: float = 3.0
     max_retries: int = 5
     timeout: float = 300.0
@@ -156,6 +184,9 @@ class Settings:
             raise ConfigError("UPSTAGE_OCR_RATE_LIMIT must be greater than 0")
         if self.max_retries < 1:
             raise ConfigError("UPSTAGE_OCR_MAX_RETRIES must be at least 1")
+        for name in ("parse_sync_max_pages", "parse_async_max_pages", "parse_max_mb"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{ENV_VARS[name][0]} must be at least 1")
 
     def with_(self, **changes: Any) -> Settings:
         changes = {k: v for k, v in changes.items() if v is not None}

@@ -19,7 +19,7 @@ import mimetypes
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -475,7 +475,11 @@ class UpstageClient:
 
     @staticmethod
     def _form(
-        document: Path | bytes, filename: str, model: str, schema: str | None
+        document: Path | bytes,
+        filename: str,
+        model: str,
+        schema: str | None,
+        fields: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
         if isinstance(document, bytes | bytearray | memoryview):
             content = bytes(document)
@@ -490,33 +494,49 @@ class UpstageClient:
         data = {"model": model}
         if schema:
             data["schema"] = schema
+        data.update(fields or {})
         return data, {"document": (name, content, guess_mime(name))}
 
     # -- public API -----------------------------------------------------------------------------------------
 
     async def ocr_sync(
-        self, document: Path | bytes, *, filename: str, model: str = "ocr", schema: str | None = None
+        self,
+        document: Path | bytes,
+        *,
+        filename: str,
+        model: str = "ocr",
+        schema: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        what: str = "the OCR request",
     ) -> dict[str, Any]:
-        """POST /document-digitization: OCR the document in one call; returns the raw JSON response."""
+        """POST /document-digitization: OCR the document in one call; returns the raw JSON response.
+
+        `fields` are further form fields (Document Parse sends its options there, see upstage/parse.py).
+        """
         self._auth_headers()
-        data, files = self._form(document, filename, model, schema)
-        response = await self._send("POST", SYNC_PATH, what="the OCR request", data=data, files=files)
-        return self._json(response, "the OCR request")
+        data, files = self._form(document, filename, model, schema, fields)
+        response = await self._send("POST", SYNC_PATH, what=what, data=data, files=files)
+        return self._json(response, what)
 
     async def submit_async(
-        self, document: Path | bytes, *, filename: str, model: str = "ocr", schema: str | None = None
+        self,
+        document: Path | bytes,
+        *,
+        filename: str,
+        model: str = "ocr",
+        schema: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        what: str = "the async submit",
     ) -> str:
         """POST /document-digitization/async; returns the `request_id`."""
         self._auth_headers()
-        data, files = self._form(document, filename, model, schema)
-        response = await self._send(
-            "POST", ASYNC_PATH, what="the async submit", data=data, files=files, idempotent=False
-        )
-        body = self._json(response, "the async submit")
+        data, files = self._form(document, filename, model, schema, fields)
+        response = await self._send("POST", ASYNC_PATH, what=what, data=data, files=files, idempotent=False)
+        body = self._json(response, what)
         request_id = body.get("request_id") or body.get("requestId") or body.get("id")
         if not request_id:
             raise errors.ServerError(
-                f"the Upstage API accepted the async submit but sent no request_id (status={response.status_code})",
+                f"the Upstage API accepted {what} but sent no request_id (status={response.status_code})",
                 hint="Check `list_requests` for the new request before submitting again",
                 status=response.status_code,
             )
