@@ -632,7 +632,7 @@ async def test_fake_enforces_its_limits(fixtures_dir: Path) -> None:
         with pytest.raises(errors.UnsupportedFormatError, match="status=415"):
             await client.ocr_sync(b"just text", filename="notes.txt")
         with pytest.raises(errors.BadRequestError, match="invalid model name"):
-            await client.ocr_sync(multi_pdf(fixtures_dir, 1), filename="a.pdf", model="document-parse")
+            await client.ocr_sync(multi_pdf(fixtures_dir, 1), filename="a.pdf", model="document-parse-latest")
         with pytest.raises(errors.CorruptDocumentError, match="status=422"):
             await client.ocr_sync(b"%PDF-1.7 truncated", filename="a.pdf")
         fake.sync_over_limit = "truncate"
