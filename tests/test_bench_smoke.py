@@ -58,3 +58,9 @@ def test_local_engine_quick():
     assert "| receipt   | rapidocr-direct         |" in out
     assert "receipt: ours/direct time = " in out
     assert "english" not in out.split("local engine benchmark")[1]  # --only holds
+
+
+def test_parse_quick():
+    out = run_bench("parse.py", "--tables", "2", "--repeat", "1")
+    assert "parse_page alone:" in out and "pages/s" in out
+    assert "table cells right:" in out and "pages with every category right:" in out

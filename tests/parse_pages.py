@@ -1,0 +1,294 @@
+"""Pages rendered from known content for the parse tests and bench/parse.py, with each word's exact box (what a
+PDF text layer gives) and the expected elements in reading order.
+
+A4 at 150 DPI (1240 x 1754). The texts are written for these tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageDraw, ImageFont
+
+from upstage_ocr.parsing.words import PageWord
+
+PAGE = (1240, 1754)
+SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+SANS_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+CJK_BOLD = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+
+
+def font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size, index=1 if path.endswith(".ttc") else 0)
+
+
+@dataclass
+class Expected:
+    category: str
+    text: str = ""  # for tables: "" (see `cells`)
+    cells: list[list[str]] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RenderedPage:
+    name: str
+    image: Image.Image
+    words: list[PageWord]
+    expected: list[Expected]
+
+    @property
+    def tables(self) -> list[list[list[str]]]:
+        return [e.cells for e in self.expected if e.category == "table"]
+
+
+class Canvas:
+    def __init__(self, size: tuple[int, int] = PAGE) -> None:
+        self.image = Image.new("RGB", size, "white")
+        self.draw = ImageDraw.Draw(self.image)
+        self.words: list[PageWord] = []
+        self.expected: list[Expected] = []
+
+    def line(self, x: float, y: float, text: str, f: ImageFont.FreeTypeFont) -> float:
+        """One line of words at (x, y); returns the x after its last word."""
+        space = f.getlength(" ")
+        ascent, descent = f.getmetrics()
+        for word in text.split():  # boxes from the font's ascent and descent, as a PDF text layer gives them
+            self.draw.text((x, y), word, font=f, fill="black")
+            self.words.append(PageWord(word, x, y, x + f.getlength(word), y + ascent + descent))
+            x += f.getlength(word) + space
+        return x
+
+    def wrap(self, text: str, f: ImageFont.FreeTypeFont, width: float) -> list[str]:
+        lines: list[str] = []
+        for word in text.split():
+            if lines and f.getlength(lines[-1] + " " + word) <= width:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        return lines
+
+    def block(
+        self, x: float, y: float, width: float, text: str, f: ImageFont.FreeTypeFont, lead: float = 1.45
+    ) -> float:
+        """A wrapped block of text; returns the y below it."""
+        for ln in self.wrap(text, f, width):
+            self.line(x, y, ln, f)
+            y += f.size * lead
+        return y
+
+    def paragraph(
+        self, x: float, y: float, width: float, text: str, f: ImageFont.FreeTypeFont, cat: str = "paragraph"
+    ) -> float:
+        y = self.block(x, y, width, text, f)
+        self.expected.append(Expected(cat, text))
+        return y
+
+    def bullets(
+        self,
+        x: float,
+        y: float,
+        width: float,
+        items: Sequence[str],
+        f: ImageFont.FreeTypeFont,
+        numbered: bool = False,
+    ) -> float:
+        for i, item in enumerate(items, 1):
+            mark = f"{i}." if numbered else "•"
+            self.line(x, y, mark, f)
+            y = self.block(x + f.size * 1.6, y, width - f.size * 1.6, item, f)
+        self.expected.append(Expected("list", items=list(items)))
+        return y
+
+    def table(
+        self,
+        x: float,
+        y: float,
+        widths: Sequence[float],
+        rows: Sequence[Sequence[str]],
+        f: ImageFont.FreeTypeFont,
+        ruled: bool = True,
+    ) -> float:
+        """A table with one text line per cell; `ruled`: full grid, else rules above, below the header and below."""
+        row_h = f.size * 2.2
+        x_end = x + sum(widths)
+        for r, row in enumerate(rows):
+            top = y + r * row_h
+            cx = x
+            for text, w in zip(row, widths, strict=True):
+                if text:
+                    self.line(cx + f.size * 0.5, top + (row_h - f.size) / 2, text, f)
+                cx += w
+        bottom = y + len(rows) * row_h
+        ys = [y + r * row_h for r in range(len(rows) + 1)] if ruled else [y, y + row_h, bottom]
+        for ly in ys:
+            self.draw.line([(x, ly), (x_end, ly)], fill="black", width=2)
+        if ruled:
+            cx = x
+            for w in [0, *widths]:
+                cx += w
+                self.draw.line([(cx, y), (cx, bottom)], fill="black", width=2)
+        self.expected.append(Expected("table", cells=[list(r) for r in rows]))
+        return bottom
+
+    def page(self, name: str) -> RenderedPage:
+        return RenderedPage(name, self.image, self.words, self.expected)
+
+
+REPORT_TABLE = [
+    ["Region", "Units", "Revenue", "Growth"],
+    ["North", "1,204", "$48,160", "4.2%"],
+    ["South", "987", "$39,480", "-1.3%"],
+    ["East", "1,530", "$61,200", "7.9%"],
+    ["West", "1,112", "$44,480", "2.6%"],
+]
+
+
+def report_page() -> RenderedPage:
+    """Header, a heading, two paragraphs, a bulleted list, a caption, a 5 x 4 ruled table and a footer."""
+    c = Canvas()
+    body, small = font(SANS, 24), font(SANS, 18)
+    c.line(110, 50, "Harbor Logistics quarterly review", small)
+    c.expected.append(Expected("header", "Harbor Logistics quarterly review"))
+    c.line(110, 130, "Warehouse Operations Summary", font(SANS_BOLD, 44))
+    c.expected.append(Expected("heading1", "Warehouse Operations Summary"))
+    y = c.paragraph(
+        110,
+        230,
+        1020,
+        "The third quarter closed with steady volumes across every depot. Night shifts "
+        "absorbed the seasonal peak without overtime, and the new scanners cut picking errors by a third.",
+        body,
+    )
+    y = c.paragraph(
+        110,
+        y + 30,
+        1020,
+        "Freight costs rose in September after the fuel surcharge changed, so the "
+        "planning team moved two routes to rail and expects the savings to show next quarter.",
+        body,
+    )
+    y = c.bullets(
+        140,
+        y + 30,
+        990,
+        [
+            "Open the Busan cross-dock in November.",
+            "Retire the last paper manifests.",
+            "Train forty staff on the returns portal.",
+        ],
+        body,
+    )
+    c.line(110, y + 40, "Table 1: Shipments and revenue by region", body)
+    c.expected.append(Expected("caption", "Table 1: Shipments and revenue by region"))
+    c.table(110, y + 100, [260, 220, 280, 220], REPORT_TABLE, body)
+    c.line(590, 1660, "Page 3", small)
+    c.expected.append(Expected("footer", "Page 3"))
+    return c.page("report")
+
+
+LEFT_COLUMN = [
+    "Tidal flats form where sediment settles faster than currents can carry it away from the shore.",
+    "Migrating shorebirds depend on these flats to refuel, feeding on worms and small crustaceans at low tide.",
+    "Reclamation projects have removed large areas of flats, and the loss shows in falling bird counts.",
+]
+RIGHT_COLUMN = [
+    "Restoration starts by breaching old sea walls so that tides can reach the former mudflats again.",
+    "Within a few seasons the first invertebrates return, followed closely by the birds that hunt them.",
+    "Long term monitoring tells managers which breaches work and where sediment needs extra help.",
+]
+
+
+def two_column_page() -> RenderedPage:
+    """A full-width title over two columns of three paragraphs each, their paragraph gaps level."""
+    c = Canvas()
+    body = font(SERIF, 24)
+    c.line(110, 110, "Coastal Wetlands Field Notes", font(SANS_BOLD, 44))
+    c.expected.append(Expected("heading1", "Coastal Wetlands Field Notes"))
+    for x, paras in ((110, LEFT_COLUMN), (650, RIGHT_COLUMN)):
+        y = 220.0
+        for text in paras:
+            y = c.paragraph(x, y, 480, text, body) + 36
+    return c.page("two-column")
+
+
+KOREAN_TABLE = [
+    ["지역", "인구", "면적"],
+    ["서울", "940만", "605"],
+    ["부산", "330만", "770"],
+    ["대구", "237만", "884"],
+    ["광주", "142만", "501"],
+]
+
+
+def korean_page() -> RenderedPage:
+    """A Korean heading, two paragraphs, a bulleted list and a 5 x 3 ruled table."""
+    c = Canvas()
+    body = font(CJK, 26)
+    c.line(110, 120, "도시 인구 보고서", font(CJK_BOLD, 46))
+    c.expected.append(Expected("heading1", "도시 인구 보고서"))
+    y = c.paragraph(
+        110,
+        230,
+        1020,
+        "이 보고서는 주요 도시의 인구와 면적을 정리한 자료입니다. 최근 십 년 동안 "
+        "수도권의 인구는 꾸준히 늘었고 지방 도시는 조금씩 줄었습니다.",
+        body,
+    )
+    y = c.paragraph(110, y + 30, 1020, "도시 계획을 세울 때에는 교통과 주거 문제를 함께 살펴야 합니다.", body)
+    y = c.bullets(
+        140,
+        y + 30,
+        990,
+        ["대중교통 노선을 늘립니다.", "공공 주택을 더 짓습니다.", "공원과 녹지를 넓힙니다."],
+        body,
+    )
+    c.table(110, y + 60, [300, 300, 300], KOREAN_TABLE, body)
+    return c.page("korean")
+
+
+def all_pages() -> list[RenderedPage]:
+    return [report_page(), two_column_page(), korean_page()]
+
+
+_CELL_WORDS = [
+    "alpha",
+    "bravo",
+    "delta",
+    "amber",
+    "cedar",
+    "maple",
+    "river",
+    "stone",
+    "north",
+    "quartz",
+    "sigma",
+    "omega",
+]
+
+
+def table_page(seed: int, ruled: bool = True) -> RenderedPage:
+    """A heading and a table of 3-8 rows by 3-6 columns of words and numbers; `ruled`: full grid, else
+    horizontal rules only (above, below the header row, below)."""
+    import random
+
+    rnd = random.Random(seed)
+    n_rows, n_cols = rnd.randint(3, 8), rnd.randint(3, 6)
+    f = font(rnd.choice([SANS, SERIF]), rnd.choice([20, 22, 24]))
+    header = [f"{rnd.choice(_CELL_WORDS).title()} {c + 1}" for c in range(n_cols)]
+    rows = [header] + [
+        [
+            rnd.choice([f"{rnd.randint(1, 9999):,}", rnd.choice(_CELL_WORDS), f"{rnd.uniform(0, 99):.1f}%"])
+            for _ in range(n_cols)
+        ]
+        for _ in range(n_rows - 1)
+    ]
+    widths = [max(f.getlength(r[c]) for r in rows) + f.size * 2.0 for c in range(n_cols)]
+    c = Canvas()
+    c.line(110, 120, f"Inventory sheet {seed}", font(SANS_BOLD, 40))
+    c.expected.append(Expected("heading1", f"Inventory sheet {seed}"))
+    c.table(110, 240, widths, rows, f, ruled=ruled)
+    return c.page(f"table-{seed}-{'ruled' if ruled else 'rules'}")
