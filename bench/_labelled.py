@@ -1,4 +1,5 @@
-"""A labelled page set rendered from known text: English prose, receipts, Korean prose and mixed Korean/English.
+"""A labelled page set rendered from known text: English prose, receipts, Korean prose, mixed Korean/English,
+Chinese and Japanese prose, two-column English (the last three in `_labelled_more.py`).
 
 Pages are A4 at 150 DPI (1240 x 1754, the scale the Upstage API renders PDFs at), in several fonts and sizes,
 clean, slightly rotated, or blurred with speckle noise. The texts are written for this benchmark.
@@ -80,7 +81,7 @@ ITEMS = [
 @dataclass
 class LabelledPage:
     name: str
-    category: str  # english | receipt | korean | mixed
+    category: str  # english | receipt | korean | mixed | chinese | japanese | twocolumn
     lang: str
     truth: str
     image: Image.Image
@@ -236,4 +237,34 @@ def build(quick: bool = False, seed: int = 7) -> list[LabelledPage]:
                 f"mixed-{name}-{size}px-{variant}", "mixed", "ko+en", truth, _degrade(img, variant, rng)
             )
         )
+    return pages + _more(per_category, random.Random(seed + 1), latin)
+
+
+def _more(per_category: int, rng: random.Random, latin: list[tuple[str, str, int]]) -> list[LabelledPage]:
+    """Chinese and Japanese prose and two-column English (their own random stream, so the pages above stay
+    the same as before these categories were added)."""
+    from _labelled_more import CHINESE, JAPANESE, cjk_fonts, cjk_page, two_column_page
+
+    variants = ["clean", "rotated", "noisy"]
+    pages: list[LabelledPage] = []
+    for category, lang, sentences in (("chinese", "zh", CHINESE), ("japanese", "ja", JAPANESE)):
+        fonts = cjk_fonts(category)
+        for k in range(per_category if fonts else 0):
+            variant = variants[k % 3]
+            name, path, index = fonts[k % len(fonts)]
+            size = [26, 30, 24][k % 3]
+            font = _font(path, index, size)
+            assert font is not None
+            img, truth = cjk_page(sentences, font, rng, 9 if per_category < 9 else 18, PAGE, MARGIN)
+            page_name = f"{category}-{name}-{size}px-{variant}"
+            pages.append(LabelledPage(page_name, category, lang, truth, _degrade(img, variant, rng)))
+    for k in range(per_category):
+        variant = variants[k % 3]
+        name, path, index = latin[k % len(latin)]
+        size = [22, 24, 20][k % 3]
+        font = _font(path, index, size)
+        assert font is not None
+        img, truth = two_column_page(ENGLISH, font, rng, PAGE, MARGIN)
+        page_name = f"twocolumn-{name}-{size}px-{variant}"
+        pages.append(LabelledPage(page_name, "twocolumn", "en", truth, _degrade(img, variant, rng)))
     return pages

@@ -2,18 +2,20 @@
 
     python bench/local_engine.py [--quick]
 
-For each category (English prose, receipts, Korean prose, mixed Korean/English) it prints pages/s and character
+For each category (English prose, receipts, Korean prose, mixed Korean/English, Chinese and Japanese prose,
+two-column English read column by column) it prints pages/s and character
 error rate (Levenshtein distance over the truth length, whitespace collapsed; also with spaces ignored, which
 tells missed or extra word breaks from misread characters) for
   (a) `ours`: upstage_ocr.local.recognize_page with the `local` engine and NO language hint (what users get
       by default; Korean is found on the page by itself),
-  (b) `ours-ko-hint`: the same with lang="ko" (Korean and mixed pages only),
+  (b) `ours-ko-hint`, `ours-zh-hint`, `ours-ja-hint`: the same with lang="ko" (Korean and mixed pages),
+      "zh" (Chinese) or "ja" (Japanese),
   (c) RapidOCR called directly on the same images (use_cls off, no orientation or reading-order work),
-  (d) Tesseract (the `tesseract` binary, -l eng / -l kor+eng, default page segmentation) as it runs out of
+  (d) Tesseract (the `tesseract` binary, -l eng / kor+eng / chi_sim / jpn, default page segmentation) as it runs out of
       the box: Debian builds it with OpenMP, so it uses every core,
   (e) the same with OMP_THREAD_LIMIT=1 (one thread; on 2 cores this was 2.7x faster than (d) on some machines,
       the OpenMP threads spin; upstage-ocr's own Tesseract engine runs it this way),
-  (f) on Latin pages, our `--engine tesseract` (tesserocr in process when installed, one thread),
+  (f) on pages without Hangul, our `--engine tesseract` (tesserocr in process when installed, one thread),
 and the time ratio ours / direct RapidOCR and the throughput ratio ours / Tesseract (both ways).
 Other processes on the machine change pages/s: compare runs made back to back.
 """
@@ -40,7 +42,10 @@ from _labelled import LabelledPage, build, collapse
 from upstage_ocr.engines.builtin import shared_local
 from upstage_ocr.local import recognize_page
 
-ORDER = ["english", "receipt", "korean", "mixed"]
+ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn"]
+# the language hint of the `ours-<hint>-hint` run, and Tesseract's languages, per category
+HINT = {"korean": "ko", "mixed": "ko", "chinese": "zh", "japanese": "ja"}
+TESS_LANG = {"korean": "kor+eng", "mixed": "kor+eng", "chinese": "chi_sim", "japanese": "jpn"}
 
 
 def cer(truth: str, text: str) -> float:
@@ -108,6 +113,7 @@ def main() -> None:
     for page in pages:
         img = page.image
         hangul = page.category in ("korean", "mixed")
+        tess_lang = TESS_LANG.get(page.category, "eng")
         t0 = time.perf_counter()
         ours = recognize_page(local, img, 0, None).text
         record(page.category, "ours", time.perf_counter() - t0, page.truth, ours)
@@ -115,20 +121,22 @@ def main() -> None:
         res = direct(np.asarray(img))
         text = "\n".join(getattr(res, "txts", None) or ())
         record(page.category, "rapidocr-direct", time.perf_counter() - t0, page.truth, text)
-        if hangul:
+        if page.category in HINT:
             t0 = time.perf_counter()
-            text = recognize_page(local, img, 0, "ko").text
-            record(page.category, "ours-ko-hint", time.perf_counter() - t0, page.truth, text)
+            text = recognize_page(local, img, 0, HINT[page.category]).text
+            record(
+                page.category, f"ours-{HINT[page.category]}-hint", time.perf_counter() - t0, page.truth, text
+            )
         if has_tess:
             t0 = time.perf_counter()
-            text = tesseract_cli(img, "kor+eng" if hangul else "eng")
+            text = tesseract_cli(img, tess_lang)
             record(page.category, "tesseract", time.perf_counter() - t0, page.truth, text)
             t0 = time.perf_counter()
-            text = tesseract_cli(img, "kor+eng" if hangul else "eng", one_thread=True)
+            text = tesseract_cli(img, tess_lang, one_thread=True)
             record(page.category, "tesseract-1thread", time.perf_counter() - t0, page.truth, text)
         if tess_engine is not None and not hangul:
             t0 = time.perf_counter()
-            text = recognize_page(tess_engine, img, 0, "en").text
+            text = recognize_page(tess_engine, img, 0, HINT.get(page.category, "en")).text
             record(page.category, "ours --engine tesseract", time.perf_counter() - t0, page.truth, text)
         print(f"  {page.name:44s} ours CER {cer(page.truth, ours):6.2%}", file=sys.stderr, flush=True)
 
@@ -146,7 +154,7 @@ def main() -> None:
             f"| {bare_errs / max(1, bare_chars):14.2%} | {int(n):5d} |"
         )
     print()
-    for category in ("english", "receipt", "korean", "mixed"):
+    for category in ORDER:
         ours_s, direct_s = stats.get((category, "ours")), stats.get((category, "rapidocr-direct"))
         if ours_s and direct_s:
             summary = f"{category}: ours/direct time = {ours_s[0] / direct_s[0]:.3f}"

@@ -3,9 +3,10 @@
 Two views of a page's lines:
 - `text_lines(page)`: the lines *as the engine wrote them* in `Page.text` (lines end with " \\n", words in
   text order). The schemas and search use it, so their lines match the text the API returned.
-- `paragraphs(page)`: lines rebuilt from the boxes alone (words clustered by vertical overlap), ordered by a
-  recursive XY cut that reads a real two-column layout column by column, and grouped into paragraphs by
-  vertical gaps larger than the page's typical line spacing. md, docx and hOCR use it.
+- `paragraphs(page)`: lines rebuilt from the boxes alone (words clustered by vertical overlap), read column
+  by column where the page has text columns and cut between far-apart form fields (`engines.columns`), and
+  grouped into paragraphs by vertical gaps larger than the page's typical line spacing. md, docx and hOCR
+  use it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
+from .engines.columns import GUTTER, blocks, field_breaks
 from .models import Page, Word
 
 BBox = tuple[float, float, float, float]
@@ -125,7 +128,7 @@ def geometric_lines(words: Sequence[Word]) -> list[list[Word]]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Reading order: XY cut into columns and rows, then paragraphs
+# Reading order: columns and rows, then paragraphs
 
 
 @dataclass
@@ -146,78 +149,40 @@ class Paragraph:
         return "\n".join(line_text(line) for line in self.lines)
 
 
-def _gaps(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Uncovered stretches between the union of `intervals` (sorted), as (start, end)."""
-    intervals = sorted(intervals)
-    out: list[tuple[float, float]] = []
-    reach = intervals[0][1]
-    for a, b in intervals[1:]:
-        if a > reach:
-            out.append((reach, a))
-        reach = max(reach, b)
+def _segments(line: list[Word], unit: float) -> list[list[Word]]:
+    """A line's words cut where a blank as wide as a column gutter separates them."""
+    out: list[list[Word]] = []
+    for w in line:
+        if out and word_bbox(w)[0] - word_bbox(out[-1][-1])[2] >= GUTTER * unit:
+            out.append([w])
+        elif out:
+            out[-1].append(w)
+        else:
+            out.append([w])
     return out
 
 
-def _line_count(boxes: list[BBox]) -> int:
-    return len(_gaps([(b[1], b[3]) for b in boxes])) + 1 if boxes else 0
-
-
-def _cut(
-    items: list[tuple[Word, BBox]],
-    path: tuple[int, ...],
-    unit: float,
-    out: list[tuple[tuple[int, ...], list]],
-) -> None:
-    if len(items) <= 1:
-        if items:
-            out.append((path, items))
-        return
-    x0 = min(b[0] for _, b in items)
-    x1 = max(b[2] for _, b in items)
-    width = max(x1 - x0, 1.0)
-    ygaps = _gaps([(b[1], b[3]) for _, b in items])
-    best_y = max(ygaps, key=lambda g: g[1] - g[0]) if ygaps else None
-    ygap = (best_y[1] - best_y[0]) if best_y else 0.0
-    # a column gutter: an uncovered vertical stretch, wide enough, with real columns on both sides
-    best_x = None
-    for a, b in _gaps([(bx[0], bx[2]) for _, bx in items]):
-        if b - a < 1.2 * unit:
-            continue
-        if (a - x0) < 0.3 * width or (x1 - b) < 0.3 * width:
-            continue
-        left = [bx for _, bx in items if bx[2] <= a]
-        right = [bx for _, bx in items if bx[2] > a]
-        # both sides must be columns of several lines, not the two halves of a table row
-        if _line_count(left) < 3 or _line_count(right) < 3:
-            continue
-        if best_x is None or (b - a) > (best_x[1] - best_x[0]):
-            best_x = (a, b)
-    if best_x is not None and (best_x[1] - best_x[0]) > ygap:
-        mid = (best_x[0] + best_x[1]) / 2
-        _cut([it for it in items if it[1][2] <= mid], (*path, 0), unit, out)
-        _cut([it for it in items if it[1][2] > mid], (*path, 1), unit, out)
-        return
-    if best_y is not None:
-        mid = (best_y[0] + best_y[1]) / 2
-        _cut([it for it in items if it[1][3] <= mid], path, unit, out)
-        _cut([it for it in items if it[1][3] > mid], path, unit, out)
-        return
-    out.append((path, items))
-
-
 def reading_lines(words: Sequence[Word]) -> list[tuple[tuple[int, ...], list[Word]]]:
-    """Lines in reading order, each with the column path it belongs to (XY cut over the boxes)."""
-    items = [(w, word_bbox(w)) for w in words if w.text.strip()]
+    """Lines in reading order, each with the block it belongs to: column by column where the page has
+    columns, and a row cut where separate fields sit far apart (`engines.columns`, which orders the local
+    engine's text the same way)."""
+    items = [w for w in words if w.text.strip()]
     if not items:
         return []
-    heights = [b[3] - b[1] for _, b in items if b[3] > b[1]]
+    heights = [b[3] - b[1] for b in map(word_bbox, items) if b[3] > b[1]]
     unit = statistics.median(heights) if heights else 10.0
-    blocks: list[tuple[tuple[int, ...], list[tuple[Word, BBox]]]] = []
-    _cut(items, (), unit, blocks)
+    segments = [seg for line in geometric_lines(items) for seg in _segments(line, unit)]
     out: list[tuple[tuple[int, ...], list[Word]]] = []
-    for path, block in blocks:
-        for line in geometric_lines([w for w, _ in block]):
-            out.append((path, line))
+    for number, block in enumerate(blocks([union_bbox(seg) for seg in segments])):
+        for line in geometric_lines([w for i in block for w in segments[i]]):
+            parts = _segments(line, unit)
+            cuts = [
+                0,
+                *field_breaks([union_bbox(p) for p in parts], [line_text(p) for p in parts]),
+                len(parts),
+            ]
+            for a, b in pairwise(cuts):
+                out.append(((number,), [w for p in parts[a:b] for w in p]))
     return out
 
 

@@ -50,8 +50,17 @@ SURE_LATIN = 0.95
 SURE_HANGUL = 0.9
 # Tesseract words this unsure and without Hangul are dropped from a Hangul line when RapidOCR has nothing.
 DROP_BELOW = 0.3
+# RapidOCR's Latin pieces of a line this unsure are no evidence (on Hangul lines it reads debris: `12` at 0.5
+# where Tesseract read `123번지` at 0.92).
+PIECE_CONF = 0.75
+# Where RapidOCR's Latin pieces at least this sure cover this share of a Tesseract word's width, the ink there
+# is Latin, whatever Tesseract's `kor` model made of it (`A short` read `스 short`, `TX 3951 U` read
+# `TX 고 근 우 51 U`): PP-OCRv6 reads Hangul as low-confidence CJK debris or nothing, never as sure Latin.
+SURE_PIECE = 0.9
+LATIN_COVER = 0.6
 
 _SYLLABLE = re.compile("[\uac00-\ud7a3]")
+_LATIN_WORD = re.compile("[A-Za-z\u00c0-\u024f]{2,}")
 _LEADING_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+")
 _LATIN_THEN_HANGUL = re.compile("^([^\uac00-\ud7a3]*[A-Za-z0-9][^\uac00-\ud7a3]*)([\uac00-\ud7a3].*)$")
 # What PP-OCRv6 reads on Latin pages: ASCII, Latin-1/Extended letters, general punctuation, currency signs.
@@ -108,7 +117,7 @@ def suspect(line: TextLine) -> bool:
     # Characters outside Latin: Chinese or Japanese RapidOCR reads confidently with no Latin words around;
     # Hangul comes out as a few stray CJK characters, less sure, often between English words.
     conf = _conf(line.words)
-    has_latin_word = any(len(w.text) > 1 and _LATIN.match(w.text) and w.text.isalpha() for w in line.words)
+    has_latin_word = _LATIN_WORD.search(text) is not None
     return conf < SURE_CJK or has_latin_word
 
 
@@ -204,7 +213,7 @@ def merge_line(
     if spans:
         for source, rword in enumerate(rapid_words):
             for piece in rword.pieces or [rword]:
-                if not piece.text.strip() or not _LATIN.match(piece.text):
+                if not piece.text.strip() or not _LATIN.match(piece.text) or piece.confidence < PIECE_CONF:
                     continue
                 left, right = _span(piece.points)
                 centre = (left + right) / 2
@@ -215,16 +224,18 @@ def merge_line(
     out: list[TextWord] = []
     reread = reread or {}
     for index, (word, latin) in enumerate(zip(tess_words, assigned, strict=True)):
+        hangul_only = _SYLLABLE.search(word.text) and not _LATIN_THEN_HANGUL.match(word.text)
+        if hangul_only and _latin_ink(word, [p for _, p in latin]):
+            out.extend(_by_source(latin))
+            continue
         text, conf = reread.get(index, ("", 0.0))
         lead = _LEADING_LATIN.match(text.strip())
         if conf >= REREAD_CONF and lead and lead.group(0).strip():
             # RapidOCR read this word's own crop: its Latin, plus a Hangul ending Tesseract is sure of
             ending = _LATIN_THEN_HANGUL.match(word.text)
             latin_text = lead.group(0).strip()
-            if ending and word.confidence >= TRUST_HANGUL:
-                latin_text += ending.group(2)
-            elif ending and len(_SYLLABLE.findall(ending.group(2))) >= 2:
-                latin_text += " " + ending.group(2)
+            if ending and (word.confidence >= TRUST_HANGUL or len(_SYLLABLE.findall(ending.group(2))) >= 2):
+                latin_text += ending.group(2)  # one word, as Tesseract saw it: `API를`, `123번지`, `4층`
             elif _SYLLABLE.search(word.text) and not ending and not _plainly_latin(word, text, conf):
                 out.append(word)  # an unsure Hangul word RapidOCR does not plainly read as Latin: keep it
                 continue
@@ -232,11 +243,7 @@ def merge_line(
             continue
         # RapidOCR's pieces in this stretch, as the words RapidOCR saw (Tesseract's `kor` often runs two
         # English words together)
-        rapid: list[TextWord] = []
-        for source in sorted({s for s, _ in latin}):
-            rapid.append(
-                _joined(sorted((p for s, p in latin if s == source), key=lambda w: _span(w.points)[0]))
-            )
+        rapid = _by_source(latin)
         syllables = len(_SYLLABLE.findall(word.text))
         ending = _LATIN_THEN_HANGUL.match(word.text)
         ending_syllables = len(_SYLLABLE.findall(ending.group(2))) if ending else 0
@@ -246,25 +253,47 @@ def merge_line(
         elif not syllables:
             out.extend(rapid)
         elif ending and (word.confidence >= TRUST_HANGUL or ending_syllables >= 2):
+            # `API를`, `5000mAh입니다`: one word, as Tesseract saw it (Upstage keeps particles on their word)
             last = rapid[-1]
             right = _span(word.points)[1]
-            (lx, ly), (rx, ry), (rbx, rby), (bx, by) = last.points
-            if word.confidence >= TRUST_HANGUL:  # `API를`: one word
-                box: Quad = [(lx, ly), (right, ly), (right, by), (bx, by)]
-                out.extend(
-                    [
-                        *rapid[:-1],
-                        TextWord(last.text + ending.group(2), min(last.confidence, word.confidence), box),
-                    ]
-                )
-            else:  # Tesseract unsure of the Latin part: likely two words it ran together
-                box = [(rx, ry), (right, ry), (right, rby), (rbx, rby)]
-                out.extend([*rapid, TextWord(ending.group(2), word.confidence, box)])
+            (lx, ly), _, _, (bx, by) = last.points
+            box: Quad = [(lx, ly), (right, ly), (right, by), (bx, by)]
+            conf = min(last.confidence, word.confidence)
+            out.extend([*rapid[:-1], TextWord(last.text + ending.group(2), conf, box)])
         elif 2 * syllables < len(word.text.strip(".,:;!?'\"()")):
             out.extend(rapid)
         else:
             out.append(word)
     return out
+
+
+def _by_source(latin: Sequence[tuple[int, TextWord]]) -> list[TextWord]:
+    """RapidOCR's pieces in a stretch, joined back into the words RapidOCR saw (Tesseract's `kor` often
+    runs two English words together)."""
+    return [
+        _joined(sorted((p for s, p in latin if s == source), key=lambda w: _span(w.points)[0]))
+        for source in sorted({s for s, _ in latin})
+    ]
+
+
+def _latin_ink(word: TextWord, pieces: Sequence[TextWord]) -> bool:
+    """RapidOCR read most of this word's width as Latin, surely: the ink is Latin, not Hangul."""
+    left, right = _span(word.points)
+    width = right - left
+    if width <= 0:
+        return False
+    covered: list[tuple[float, float]] = []
+    for piece in pieces:
+        if piece.confidence >= SURE_PIECE:
+            a, b = _span(piece.points)
+            covered.append((max(a, left), min(b, right)))
+    total, reach = 0.0, left
+    for a, b in sorted(covered):
+        a = max(a, reach)
+        if b > a:
+            total += b - a
+            reach = b
+    return total >= LATIN_COVER * width
 
 
 def fix_lines(

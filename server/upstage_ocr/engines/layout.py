@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from PIL import Image
 
@@ -71,7 +72,7 @@ def group_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
     """Lines grouped into visual rows (vertical overlap), rows top to bottom, lines left to right in a row.
 
     A line joins the row when it overlaps the row's vertical extent by at least half the smaller height, as
-    the Upstage API does (two columns at the same height come out as one text line).
+    the Upstage API does (`reading_rows` first separates columns, and cuts rows between far-apart fields).
     """
     rows: list[list[TextLine]] = []
     extents: list[tuple[float, float]] = []
@@ -106,11 +107,28 @@ def rotate_image(image: Image.Image, angle: int) -> Image.Image:
     return image.transpose(_TRANSPOSE[angle]) if angle in _TRANSPOSE else image
 
 
+def reading_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
+    """Lines grouped into the page's text lines, in reading order: column by column where the page has
+    columns (`columns.blocks`), rows top to bottom within each, and a row cut where separate fields sit far
+    apart (`columns.field_breaks`)."""
+    from .columns import blocks, field_breaks
+
+    kept = [ln for ln in lines if ln.words]
+    boxes = [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in kept]
+    out: list[list[TextLine]] = []
+    for block in blocks(boxes):
+        for row in group_rows([kept[i] for i in block]):
+            row_boxes = [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in row]
+            cuts = [0, *field_breaks(row_boxes, [ln.text for ln in row]), len(row)]
+            out += [row[a:b] for a, b in pairwise(cuts)]
+    return out
+
+
 def to_raw_words(lines: Sequence[TextLine], angle: int = 0, size: tuple[int, int] = (0, 0)) -> list[RawWord]:
     """Words in reading order with line indices, boxes mapped back from a page rotated by `angle`."""
     out: list[RawWord] = []
     width, height = size
-    for index, row in enumerate(group_rows([ln for ln in lines if ln.words])):
+    for index, row in enumerate(reading_rows(lines)):
         for line in row:
             for word in line.words:
                 if not word.text.strip():

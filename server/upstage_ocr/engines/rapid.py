@@ -342,8 +342,9 @@ _NOT_LATIN = re.compile("[^\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u212
 
 def regroup(pieces: list[TextWord], text: str) -> list[TextWord]:
     """Words of a line from RapidOCR's word pieces. On a line holding any CJK character RapidOCR boxes every
-    character alone (`S e t t i n g s`); consecutive non-CJK pieces of one space-separated token of the
-    line's text are joined back into a word. CJK characters stay one word each, as RapidOCR gives them."""
+    character alone (`S e t t i n g s`, `我 们 的`); the pieces of one space-separated token of the line's
+    text are joined back into a word, so a run of Chinese or Japanese (written without spaces) is one word,
+    as Upstage gives it, and no space is put between its characters."""
     if len(pieces) <= len(text.split()) or not _NOT_LATIN.search(text):
         return pieces  # Latin lines come as words, split where RapidOCR saw gaps (better than its spaces)
     out: list[TextWord] = []
@@ -366,8 +367,6 @@ def regroup(pieces: list[TextWord], text: str) -> list[TextWord]:
         if not token.startswith(piece.text, used):
             return pieces
         used += len(piece.text)
-        if _NOT_LATIN.search(piece.text) or (group and _NOT_LATIN.search(group[-1].text)):
-            flush()
         group.append(piece)
     flush()
     return out

@@ -27,6 +27,10 @@ from .layout import TextLine, TextWord
 SPACE_SHARE = 0.7
 LETTER_MARGIN = 1.4
 MIN_KNOWN_SPACES = 6
+# Two words the recogniser separated are one when the blank between them is under both JOIN_SPACE_SHARE of
+# the page's spaces and JOIN_LETTER_MARGIN times its letter gaps (90th percentile).
+JOIN_SPACE_SHARE = 0.5
+JOIN_LETTER_MARGIN = 1.5
 INK_DROP = 55  # a pixel this much darker than the line's background is ink
 
 _LATIN = re.compile("^[\x21-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+$")
@@ -227,6 +231,7 @@ def restore_spaces(lines: list[TextLine], image: Image.Image) -> list[TextLine]:
     threshold = max(SPACE_SHARE * space, LETTER_MARGIN * letter)
     if threshold >= space:  # letters and spaces not told apart on this page
         return lines
+    join_below = min(JOIN_SPACE_SHARE * space, JOIN_LETTER_MARGIN * letter)
     out = []
     for ln in lines:
         prof = profiles.get(id(ln))
@@ -234,8 +239,36 @@ def restore_spaces(lines: list[TextLine], image: Image.Image) -> list[TextLine]:
             out.append(ln)
             continue
         words: list[TextWord] = []
-        for word in ln.words:
+        for word in _join_close(ln.words, prof, join_below):
             wide = [r for r in _inner_runs(word, prof.runs) if (r[1] - r[0]) / prof.height >= threshold]
             words += _split(word, wide, prof) if wide and len(word.text) >= 2 else [word]
-        out.append(replace(ln, words=words) if len(words) != len(ln.words) else ln)
+        changed = len(words) != len(ln.words) or any(
+            a is not b for a, b in zip(words, ln.words, strict=False)
+        )
+        out.append(replace(ln, words=words) if changed else ln)
     return out
+
+
+def _join_close(words: list[TextWord], prof: _Profile, below: float) -> list[TextWord]:
+    """`words` with neighbours joined where the blank between them is a gap between letters, not a space:
+    the recogniser sometimes puts a space inside a word of large or bold letters (`W HITEBOARD`)."""
+    out: list[TextWord] = []
+    for word in sorted(words, key=lambda w: _span(w)[0]):
+        if out:
+            prev = out[-1]
+            ca, cb = sum(_span(prev)) / 2, sum(_span(word)) / 2
+            blank = max([r[1] - r[0] for r in prof.runs if ca < (r[0] + r[1]) / 2 < cb], default=0)
+            if blank / prof.height < below:
+                out[-1] = _merged(prev, word)
+                continue
+        out.append(word)
+    return out
+
+
+def _merged(a: TextWord, b: TextWord) -> TextWord:
+    xs = [p[0] for p in (*a.points, *b.points)]
+    ys = [p[1] for p in (*a.points, *b.points)]
+    n = len(a.text) + len(b.text)
+    conf = (a.confidence * len(a.text) + b.confidence * len(b.text)) / max(1, n)
+    quad = [(min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys))]
+    return TextWord(a.text + b.text, conf, quad)

@@ -158,13 +158,19 @@ class _Runner:
         self._local = threading.local()
 
     def tsv(self, image: Image.Image, lang: str, psm: int) -> str:
+        return self.tsv_and_text(image, lang, psm, text=False)[0]
+
+    def tsv_and_text(self, image: Image.Image, lang: str, psm: int, text: bool = True) -> tuple[str, str]:
+        """Tesseract's TSV (word boxes) and, when `text`, its plain text of the same reading. The plain text
+        spaces words as Tesseract means them (`preserve_interword_spaces` of its Korean, Chinese and Japanese
+        data); the TSV cuts those scripts into syllables and characters."""
         kind = backend()
         check_languages(lang)
         if kind == "tesserocr":
             api = self._api(lang, psm)
             api.SetImage(image)
-            return str(api.GetTSVText(0))
-        return self._binary_tsv(image, lang, psm)
+            return str(api.GetTSVText(0)), str(api.GetUTF8Text()) if text else ""
+        return self._binary_tsv(image, lang, psm, text)
 
     def line_words(self, image: Image.Image, lang: str) -> list[TextWord]:
         """Words of one text line (`--psm 7`), in-process. Tesseract's TSV splits Hangul into syllables; its
@@ -190,7 +196,7 @@ class _Runner:
         return apis[key]
 
     @staticmethod
-    def _binary_tsv(image: Image.Image, lang: str, psm: int) -> str:
+    def _binary_tsv(image: Image.Image, lang: str, psm: int, text: bool) -> tuple[str, str]:
         binary = find_binary()
         if not binary:
             raise ConfigError("the tesseract binary is not installed", hint=INSTALL_HINT)
@@ -199,23 +205,42 @@ class _Runner:
             src = Path(tmp) / "page.png"
             image.save(src, format="PNG")
             dpi = "300" if psm in (6, 7) else "150"
-            cmd = [binary, str(src), "stdout", "-l", lang, "--psm", str(psm), "--dpi", dpi, "tsv"]
+            out = Path(tmp) / "out"
+            configs = ["tsv", "txt"] if text else ["tsv"]
+            cmd = [binary, str(src), str(out), "-l", lang, "--psm", str(psm), "--dpi", dpi, *configs]
             try:
                 proc = subprocess.run(
                     cmd, capture_output=True, timeout=600, env=env, check=False, stdin=subprocess.DEVNULL
                 )
             except subprocess.TimeoutExpired as exc:
                 raise EngineError("Tesseract took more than 10 minutes on one page") from exc
-        if proc.returncode != 0:
-            raise EngineError(f"Tesseract failed: {proc.stderr.decode('utf-8', 'replace').strip()[:300]}")
-        return proc.stdout.decode("utf-8", "replace")
+            if proc.returncode != 0:
+                raise EngineError(f"Tesseract failed: {proc.stderr.decode('utf-8', 'replace').strip()[:300]}")
+            read = [out.with_suffix(f".{c}").read_text("utf-8", "replace") for c in configs]
+        return read[0], read[1] if text else ""
 
 
 _runner = _Runner()
 
 
 def read_page(image: Image.Image, lang: str, psm: int = 3) -> list[TextLine]:
-    return parse_tsv(_runner.tsv(image.convert("RGB") if image.mode != "RGB" else image, lang, psm))
+    """Tesseract's reading of a page: its lines, with words spaced as Tesseract's plain text spaces them."""
+    tsv, text = _runner.tsv_and_text(image.convert("RGB") if image.mode != "RGB" else image, lang, psm)
+    return respace(parse_tsv(tsv), text)
+
+
+def respace(lines: list[TextLine], text: str) -> list[TextLine]:
+    """`lines` (from the TSV) with their pieces joined into the words of Tesseract's plain `text`, so
+    `화장품제조업자` and `我们的产品` stay whole; the lines as they are when the two do not line up."""
+    owner = [i for i, line in enumerate(lines) for _ in line.words]
+    pieces = [w for line in lines for w in line.words]
+    merged = _group_pieces(pieces, text.split(), owner)
+    if not merged:
+        return lines
+    out = [TextLine(points=line.points, words=[]) for line in lines]
+    for index, word in merged:
+        out[index].words.append(word)
+    return [line for line in out if line.words]
 
 
 def read_line_images(crops: Sequence[Image.Image], lang: str) -> list[list[TextWord]]:
@@ -244,18 +269,25 @@ def _union(words: Sequence[TextWord], text: str) -> TextWord:
 
 def merge_pieces(pieces: Sequence[TextWord], tokens: Sequence[str]) -> list[TextWord]:
     """TSV pieces grouped into `tokens` (the words of the plain text); [] when they do not line up."""
-    out: list[TextWord] = []
+    return [word for _, word in _group_pieces(pieces, tokens, [0] * len(pieces))]
+
+
+def _group_pieces(
+    pieces: Sequence[TextWord], tokens: Sequence[str], owner: Sequence[int]
+) -> list[tuple[int, TextWord]]:
+    """(owner of the first piece, joined word) for each token; [] when pieces and tokens do not line up or
+    a token would join pieces of two owners (lines)."""
+    out: list[tuple[int, TextWord]] = []
     i = 0
     for token in tokens:
-        group: list[TextWord] = []
+        start = i
         acc = ""
         while i < len(pieces) and len(acc) < len(token):
-            group.append(pieces[i])
             acc += pieces[i].text
             i += 1
-        if acc != token:
+        if acc != token or len(set(owner[start:i])) > 1:
             return []
-        out.append(_union(group, token))
+        out.append((owner[start], _union(pieces[start:i], token)))
     return out if i == len(pieces) else []
 
 
