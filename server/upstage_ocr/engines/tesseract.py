@@ -354,5 +354,8 @@ class TesseractEngine:
         return f"local-tesseract-{tesseract_version()}"
 
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[RawWord]:
-        lines = read_page(image, tesseract_lang(lang))
+        code = tesseract_lang(lang)
+        lines = read_page(image, code)
+        if not lines:  # its layout analysis finds no text on some clean Korean pages ("Empty page!!")
+            lines = read_page(image, code, psm=6)
         return to_raw_words(lines, 0, image.size)

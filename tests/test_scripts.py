@@ -1,0 +1,247 @@
+"""Every script read right, and pages read in order: on pages rendered from known text.
+
+Chinese and Japanese come out without spaces between their characters (with and without a language hint);
+Korean words keep their digits and particles (`123번지`, `4층`); Latin pages get no Hangul, even where the
+Korean reader is asked; `--engine tesseract` keeps Tesseract's own spacing; two-column pages read column by
+column and form fields far apart on a row are separate lines, while a receipt's rows stay whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from upstage_ocr import exports, layout
+from upstage_ocr.engines import hangul, tesseract
+from upstage_ocr.engines.base import get_engine
+from upstage_ocr.engines.columns import blocks, field_breaks
+from upstage_ocr.local import recognize_page
+
+NOTO_SANS_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+DEJAVU_SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+JP, KR, SC = 0, 1, 2  # faces of the Noto Sans CJK collection
+
+CHINESE = [
+    "我们的产品将于明天上午送达，请注意查收短信通知。",
+    "图书馆平日早上九点开门，晚上六点关门。",
+    "河水一夜之间上涨了将近两米，旧桥附近的几条道路已经封闭。",
+]
+JAPANESE = [
+    "本日の会議では来期の予算と新しい採用計画について話し合いました。",
+    "図書館は平日の午前九時から午後六時まで開いています。",
+    "駅から少し歩くと、噴水と小さなカフェのある静かな広場に出ます。",
+]
+HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+CJK_GAP = re.compile(
+    "([\u3040-\u30ff\u3400-\u9fff\uff00-\uffef\u3000-\u303f]) (?=[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef\u3000-\u303f])"
+)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return get_engine("local")
+
+
+def _font(path: str, size: int, index: int = 0) -> ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.truetype(path, size, index=index)
+    except OSError:
+        pytest.skip(f"{path} is not installed")
+
+
+def _render(
+    lines: list[str],
+    font: ImageFont.FreeTypeFont,
+    width: int = 1240,
+    step: float = 1.7,
+    at: tuple[int, int] = (60, 40),
+    height: int | None = None,
+) -> Image.Image:
+    """`lines` drawn from `at` (left, top), one every `step` font sizes."""
+    pitch = int(font.size * step)
+    img = Image.new("RGB", (width, height or 2 * at[1] + pitch * len(lines)), "white")
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((at[0], at[1] + pitch * i), line, font=font, fill="black")
+    return img
+
+
+def _cer(truth: str, text: str) -> float:
+    from rapidfuzz.distance import Levenshtein
+
+    t, h = re.sub(r"\s+", " ", truth).strip(), re.sub(r"\s+", " ", text).strip()
+    return Levenshtein.distance(t, h) / len(t)
+
+
+def _needs(lang: str) -> None:
+    if lang not in tesseract.available_languages():
+        pytest.skip(f"Tesseract has no {lang} data")
+
+
+# -- Chinese and Japanese ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("truth", "face", "hint"), [(CHINESE, SC, "zh"), (JAPANESE, JP, "ja")])
+def test_cjk_pages_have_no_inserted_spaces(engine, truth, face, hint):
+    img = _render(truth, _font(NOTO_SANS_CJK, 30, face))
+    for lang in (None, hint):
+        page = recognize_page(engine, img, 0, lang)
+        assert not CJK_GAP.search(page.text), page.text
+        assert _cer("\n".join(truth), page.text) <= 0.01
+        assert page.text.split(" \n") == truth  # one line each, as drawn
+        assert not HANGUL.search(page.text)
+
+
+@pytest.mark.parametrize(("truth", "face", "lang"), [(CHINESE, SC, "chi_sim"), (JAPANESE, JP, "jpn")])
+def test_tesseract_engine_keeps_its_cjk_spacing(truth, face, lang):
+    _needs(lang)
+    page = recognize_page(get_engine("tesseract"), _render(truth, _font(NOTO_SANS_CJK, 30, face)), 0, lang)
+    assert not CJK_GAP.search(page.text), page.text
+    assert _cer("\n".join(truth), page.text) <= 0.05
+
+
+# -- Korean --------------------------------------------------------------------------------------------
+
+
+def test_korean_digits_and_particles_stay_on_their_word(engine):
+    _needs("kor")
+    truth = [
+        "서울시 강남구 테헤란로 123번지 4층",
+        "주문 번호 A-2047 상품은 3월 14일에 발송되었습니다.",
+        "화장품제조업자 등록번호 2024-15",
+    ]
+    # drawn where RapidOCR reads `12` (0.5 sure) on the first line, and Tesseract `123번지` (0.92)
+    img = _render(truth, _font(NOTO_SANS_CJK, 30, KR), step=1.6, at=(100, 100), height=400)
+    page = recognize_page(engine, img, 0, None)
+    words = [w.text for w in page.words]
+    for word in ("123번지", "4층", "14일에", "3월", "화장품제조업자"):
+        assert word in words, words
+    assert _cer("\n".join(truth), page.text) <= 0.01
+
+
+def test_tesseract_engine_keeps_korean_words_whole():
+    _needs("kor")
+    truth = ["화장품제조업자 등록 안내", "주문하신 상품은 내일 도착합니다."]
+    img = _render(truth, _font(NOTO_SANS_CJK, 40, KR), width=1000, step=2.0)
+    words = [w.text for w in recognize_page(get_engine("tesseract"), img, 0, "ko").words]
+    assert "화장품제조업자" in words and "도착합니다." in words, words
+
+
+# -- no Hangul on Latin pages ----------------------------------------------------------------------------
+
+
+def test_latin_ink_is_never_read_as_hangul(engine, monkeypatch):
+    """Even when every line is taken for a Hangul suspect and read by Tesseract `kor`, Latin text that
+    RapidOCR reads surely stays Latin (`A short` once came back `스 short`)."""
+    _needs("kor")
+    truth = [
+        "A short walk from the station brings you to a quiet square with a",
+        "fountain and three small cafes. TX 3951 U is parked at the corner.",
+    ]
+    monkeypatch.setattr(hangul, "suspect", lambda line: True)
+    for angle in (0.8, 1.5):
+        img = _render(truth, _font(DEJAVU_SERIF, 28), step=1.5, at=(110, 60), height=300)
+        img = img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor="white")
+        lines, missed = engine.rapid.read_lines_and_misses(img)
+        fixed = hangul.fix_lines(img, lines, missed, engine.rapid)
+        text = "\n".join(line.text for line in fixed)
+        assert not HANGUL.search(text), text
+        assert _cer("\n".join(truth), text) <= 0.02
+
+
+def test_letter_gaps_of_large_bold_words_are_no_spaces(engine):
+    lines = ["TX   3951   U", "WHITEBOARD", "A 12   B 7    C 99", "ROOM  204    EXIT", "NO. 55    TEL 0339"]
+    img = _render(lines, _font(DEJAVU_BOLD, 70), width=1000, step=1.8)
+    words = [w.text for w in recognize_page(engine, img, 0, None).words]
+    assert "WHITEBOARD" in words and "W" not in words, words
+    assert not HANGUL.search(" ".join(words))
+
+
+# -- reading order -------------------------------------------------------------------------------------
+
+
+LEFT = [
+    "The committee met on Tuesday to",
+    "review the budget for the coming",
+    "year and agreed to postpone the",
+    "vote until the next session.",
+]
+RIGHT = [
+    "Our library opens at nine in the",
+    "morning and closes at six in the",
+    "evening on weekdays, and at noon",
+    "on Saturdays during the winter.",
+]
+
+
+def _two_columns(angle: float = 0.0) -> Image.Image:
+    font = _font(DEJAVU, 24)
+    img = Image.new("RGB", (1240, 520), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((110, 60), "Annual report of the town library", font=_font(DEJAVU, 34), fill="black")
+    for i, (a, b) in enumerate(zip(LEFT, RIGHT, strict=True)):
+        draw.text((110, 160 + 40 * i), a, font=font, fill="black")
+        draw.text((660, 160 + 40 * i), b, font=font, fill="black")
+    return img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor="white") if angle else img
+
+
+@pytest.mark.parametrize("angle", [0.0, 1.2])
+def test_two_column_page_reads_column_by_column(engine, angle):
+    page = recognize_page(engine, _two_columns(angle), 0, None)
+    assert page.text.split(" \n") == ["Annual report of the town library", *LEFT, *RIGHT]
+    paragraphs = [p.text.replace("\n", " ") for p in layout.paragraphs(page)]
+    assert paragraphs == ["Annual report of the town library", " ".join(LEFT), " ".join(RIGHT)]
+    markdown = exports.page_markdown(page)
+    assert markdown.index("vote until") < markdown.index("Our library")
+
+
+def test_form_fields_stay_separate_and_receipt_rows_whole(engine):
+    font = _font(DEJAVU, 24)
+    img = Image.new("RGB", (1240, 560), "white")
+    draw = ImageDraw.Draw(img)
+    fields = [("Invoice number: 4471", "Date: 14.03.2025"), ("Customer: Anna Meier", "Phone: 044 123 45 67")]
+    for i, (a, b) in enumerate(fields):
+        draw.text((110, 60 + 60 * i), a, font=font, fill="black")
+        draw.text((700, 60 + 60 * i), b, font=font, fill="black")
+    items = [("2x Latte Macchiato", "9.00"), ("1x Croissant", "3.50"), ("Total CHF", "12.50")]
+    for i, (label, amount) in enumerate(items):
+        draw.text((330, 300 + 50 * i), label, font=font, fill="black")
+        draw.text((910 - draw.textlength(amount, font=font), 300 + 50 * i), amount, font=font, fill="black")
+    page = recognize_page(engine, img, 0, None)
+    assert page.text.split(" \n") == [
+        "Invoice number: 4471",
+        "Date: 14.03.2025",
+        "Customer: Anna Meier",
+        "Phone: 044 123 45 67",
+        "2x Latte Macchiato 9.00",
+        "1x Croissant 3.50",
+        "Total CHF 12.50",
+    ]
+
+
+def _box(x0: float, y0: float, width: float, height: float = 30) -> tuple[float, float, float, float]:
+    return (x0, y0, x0 + width, y0 + height)
+
+
+def test_blocks_find_columns_under_a_title_and_leave_tables_as_rows():
+    title = [_box(100, 20, 900)]
+    left = [_box(100, 100 + 45 * i, 420) for i in range(5)]
+    right = [_box(600, 100 + 45 * i, 400) for i in range(4)]
+    footer = [_box(100, 400, 900)]
+    boxes = title + left + right + footer
+    assert blocks(boxes) == [[0], [1, 2, 3, 4, 5], [6, 7, 8, 9], [10]]
+    # a receipt: long labels, a narrow column of amounts: one block of rows
+    receipt = [b for i in range(6) for b in (_box(300, 100 + 45 * i, 300), _box(850, 100 + 45 * i, 60))]
+    assert [sorted(b) for b in blocks(receipt)] == [list(range(12))]
+
+
+def test_field_breaks():
+    row = [_box(100, 0, 250), _box(700, 0, 200)]
+    assert field_breaks(row, ["Name: Anna Meier", "Date: 14.03.2025"]) == [1]
+    assert field_breaks(row, ["Total CHF", "54.50"]) == []  # a figure stays with its label
+    assert field_breaks(row, ["Name:", "Anna Meier"]) == []  # a value after its label
+    assert field_breaks([_box(100, 0, 250), _box(380, 0, 200)], ["Anna", "Meier"]) == []  # not far apart
