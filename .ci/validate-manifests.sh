@@ -75,6 +75,7 @@ COPIES = [
     (".claude-plugin/plugin.json", "manifests/claude-plugin/plugin.json"),
     (".claude-plugin/marketplace.json", "manifests/claude-plugin/marketplace.json"),
     (".mcp.json", "manifests/clients/claude-code.mcp.json"),
+    (".claude-plugin/icon.png", "manifests/claude-plugin/icon.png"),
 ]
 failed = False
 

@@ -49,6 +49,7 @@ COPIES = {
     ".claude-plugin/plugin.json": "manifests/claude-plugin/plugin.json",
     ".claude-plugin/marketplace.json": "manifests/claude-plugin/marketplace.json",
     ".mcp.json": "manifests/clients/claude-code.mcp.json",
+    ".claude-plugin/icon.png": "manifests/claude-plugin/icon.png",
 }
 
 
@@ -89,7 +90,11 @@ def documents() -> dict[str, str]:
         ROOT / ".mcp.json",
         *sorted((ROOT / ".claude-plugin").glob("*.json")),
     ]
-    paths += [p for p in sorted(MANIFESTS.rglob("*")) if p.is_file() and SCHEMAS not in p.parents]
+    paths += [
+        p
+        for p in sorted(MANIFESTS.rglob("*"))
+        if p.is_file() and SCHEMAS not in p.parents and p.suffix != ".png"
+    ]
     install = ROOT / "docs" / "INSTALL.md"
     if install.exists():
         paths.append(install)
