@@ -27,10 +27,17 @@ SERVER = {"command": "uvx", "args": ["--from", "upstage-ocr", "upstage-ocr-mcp"]
 
 
 def openclaw_meta() -> dict[str, Any]:
+    """SKILL.md's metadata.openclaw block; it must let uvx or upstage-ocr satisfy the skill and offer uv."""
     text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
     front = yaml.safe_load(text.split("---\n", 2)[1])
-    meta: dict[str, Any] = front["metadata"]["openclaw"]
-    return meta
+    meta = (front.get("metadata") or {}).get("openclaw") or {}
+    any_bins = (meta.get("requires") or {}).get("anyBins") or []
+    expect(
+        {"uvx", "upstage-ocr"} <= set(any_bins), f"SKILL.md metadata.openclaw.requires.anyBins is {any_bins}"
+    )
+    expect(any(i.get("kind") == "uv" for i in meta.get("install", [])), "SKILL.md offers no uv installer")
+    result: dict[str, Any] = meta
+    return result
 
 
 def expect(ok: bool, message: str) -> None:

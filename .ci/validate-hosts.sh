@@ -81,7 +81,7 @@ git -C "$CHECKOUT" init -q && git -C "$CHECKOUT" add -A
 git -C "$CHECKOUT" -c user.name=ci -c user.email=ci@localhost commit -qm checkout
 echo "$(find "$CHECKOUT" -path "$CHECKOUT/.git" -prune -o -type f -print | wc -l) files in $CHECKOUT"
 
-echo "-- Claude Code $CLAUDE_CODE_VERSION"
+echo "-- Claude Code $CLAUDE_CODE_VERSION (at ${SECONDS}s)"
 CC=$(npm_cached "claude-code-$CLAUDE_CODE_VERSION" "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION")
 ln -s "$CC/node_modules/.bin/claude" "$WORK/bin/claude"
 ln -s "$(command -v git)" "$WORK/bin/git" && ln -s "$(command -v sh)" "$WORK/bin/sh"
@@ -101,7 +101,7 @@ echo "\$ sh manifests/clients/claude-code.sh"
   >/dev/null || fail "manifests/clients/claude-code.sh"
 $CHECK claude-mcp "$WORK/home/.claude.json" ci-placeholder-key
 
-echo "-- OpenClaw $OPENCLAW_VERSION"
+echo "-- OpenClaw $OPENCLAW_VERSION (at ${SECONDS}s)"
 # OpenClaw wants Node 24.16+ (not 25); a pinned Node 24 comes from npm (package node-<platform>) beside it.
 platform=$(node -p 'process.platform + "-" + process.arch')
 OC=$(npm_cached "openclaw-$OPENCLAW_VERSION-node-$NODE24_VERSION" "openclaw@$OPENCLAW_VERSION" "node-$platform@$NODE24_VERSION")
