@@ -6,8 +6,10 @@ For each category (English prose, receipts, Korean prose, mixed Korean/English, 
 two-column English read column by column) it prints pages/s and character
 error rate (Levenshtein distance over the truth length, whitespace collapsed; also with spaces ignored, which
 tells missed or extra word breaks from misread characters) for
-  (a) `ours`: upstage_ocr.local.recognize_page with the `local` engine and NO language hint (what users get
-      by default; Korean is found on the page by itself),
+  (a) `ours`: the category's pages as one multi-page TIFF through upstage_ocr.local.run_local_pages (the page
+      pool a CLI/MCP job runs: two single-threaded engine instances taking pages from a queue on 2 cores)
+      with the `local` engine and NO language hint (what users get by default; Korean is found on the page
+      by itself); pages/s is the category's pages over the pool's wall time,
   (b) `ours-ko-hint`, `ours-zh-hint`, `ours-ja-hint`: the same with lang="ko" (Korean and mixed pages),
       "zh" (Chinese) or "ja" (Japanese),
   (c) RapidOCR called directly on the same images (use_cls off, no orientation or reading-order work),
@@ -17,13 +19,18 @@ tells missed or extra word breaks from misread characters) for
       the OpenMP threads spin; upstage-ocr's own Tesseract engine runs it this way),
   (f) on pages without Hangul, our `--engine tesseract` (tesserocr in process when installed, one thread),
 and the time ratio ours / direct RapidOCR and the throughput ratio ours / Tesseract (both ways).
-Other processes on the machine change pages/s: compare runs made back to back.
+Other processes on the machine change pages/s: compare runs made back to back. The load average is printed
+before and after; `CPU s/page` (this process and its children, user + system) is what each page cost in CPU
+whatever else ran: on an idle machine one-thread Tesseract does 1 / its CPU s/page pages a second, and our
+two-worker pool up to 2 / ours on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,10 +44,12 @@ from rapidfuzz.distance import Levenshtein
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
+import anyio
 from _labelled import LabelledPage, build, collapse
 
+from upstage_ocr.documents import inspect_document
 from upstage_ocr.engines.builtin import shared_local
-from upstage_ocr.local import recognize_page
+from upstage_ocr.local import recognize_page, run_local_pages
 
 ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn"]
 # the language hint of the `ours-<hint>-hint` run, and Tesseract's languages, per category
@@ -62,6 +71,37 @@ def tesseract_cli(img, lang: str, one_thread: bool = False) -> str:
             ["tesseract", str(path), "stdout", "-l", lang], capture_output=True, check=True, env=env
         )
     return out.stdout.decode("utf-8", "replace")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the `tesseract` runs)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def pooled(images: list, lang: str | None) -> tuple[float, list[str]]:
+    """`images` as one multi-page TIFF through the local page pool: (wall seconds, text of each page)."""
+    texts: dict[int, str] = {}
+
+    async def on_page(number: int, page) -> None:
+        texts[number] = page.text
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pages.tiff"
+        images[0].save(path, save_all=True, append_images=images[1:], compression="tiff_lzw")
+        info = inspect_document(path)
+        run = functools.partial(
+            run_local_pages,
+            info,
+            list(range(1, len(images) + 1)),
+            engine_name="local",
+            lang=lang,
+            on_page=on_page,
+        )
+        t0 = time.perf_counter()
+        anyio.run(run)
+        seconds = time.perf_counter() - t0
+    return seconds, [texts[i + 1] for i in range(len(images))]
 
 
 def main() -> None:
@@ -86,7 +126,7 @@ def main() -> None:
     direct = RapidOCR(params={"Global.use_cls": False, "Global.log_level": "error"})
     warm = pages[0].image
     direct(np.asarray(warm))
-    local.recognize(warm)
+    pooled([warm, warm], None)  # loads every pool instance's models outside the timings
     local.recognize(warm, "ko")  # loads Tesseract's Korean model outside the timings
     has_tess = subprocess.run(["which", "tesseract"], capture_output=True).returncode == 0
     tess_engine = None
@@ -96,12 +136,18 @@ def main() -> None:
         tess_engine = get_engine("tesseract")
         tess_engine.recognize(warm, "en")
 
-    # (category, system) -> [seconds, errors, truth chars, pages, errors with spaces ignored, truth chars then]
-    stats: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 6)
+    # (category, system) -> [seconds, errors, truth chars, pages, errors with spaces ignored, truth chars then,
+    # CPU seconds]
+    stats: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 7)
+    load_before = os.getloadavg()
+    clock = [time.perf_counter(), cpu_seconds()]
 
-    def record(category: str, system: str, seconds: float, truth: str, text: str) -> None:
+    def record(category: str, system: str, seconds: float, truth: str, text: str, cpu: float = -1.0) -> None:
         s = stats[(category, system)]
         t = collapse(truth)
+        now = [time.perf_counter(), cpu_seconds()]
+        s[6] += cpu if cpu >= 0 else now[1] - clock[1]
+        clock[:] = now
         s[0] += seconds
         s[1] += Levenshtein.distance(t, collapse(text))
         s[2] += len(t)
@@ -110,23 +156,31 @@ def main() -> None:
         s[4] += Levenshtein.distance(bare_t, bare_h)
         s[5] += len(bare_t)
 
+    ours_text: dict[str, str] = {}
+    for category in ORDER:
+        group = [p for p in pages if p.category == category]
+        hints: list[tuple[str, str | None]] = [("ours", None)]
+        if category in HINT:
+            hints.append((f"ours-{HINT[category]}-hint", HINT[category]))
+        for system, hint in hints if group else []:
+            cpu0 = cpu_seconds()
+            seconds, texts = pooled([p.image for p in group], hint)
+            cpu = (cpu_seconds() - cpu0) / len(group)
+            for page, text in zip(group, texts, strict=True):
+                record(category, system, seconds / len(group), page.truth, text, cpu)
+                if hint is None:
+                    ours_text[page.name] = text
+
     for page in pages:
         img = page.image
         hangul = page.category in ("korean", "mixed")
         tess_lang = TESS_LANG.get(page.category, "eng")
-        t0 = time.perf_counter()
-        ours = recognize_page(local, img, 0, None).text
-        record(page.category, "ours", time.perf_counter() - t0, page.truth, ours)
+        ours = ours_text.get(page.name, "")
+        clock[:] = [time.perf_counter(), cpu_seconds()]
         t0 = time.perf_counter()
         res = direct(np.asarray(img))
         text = "\n".join(getattr(res, "txts", None) or ())
         record(page.category, "rapidocr-direct", time.perf_counter() - t0, page.truth, text)
-        if page.category in HINT:
-            t0 = time.perf_counter()
-            text = recognize_page(local, img, 0, HINT[page.category]).text
-            record(
-                page.category, f"ours-{HINT[page.category]}-hint", time.perf_counter() - t0, page.truth, text
-            )
         if has_tess:
             t0 = time.perf_counter()
             text = tesseract_cli(img, tess_lang)
@@ -140,17 +194,19 @@ def main() -> None:
             record(page.category, "ours --engine tesseract", time.perf_counter() - t0, page.truth, text)
         print(f"  {page.name:44s} ours CER {cer(page.truth, ours):6.2%}", file=sys.stderr, flush=True)
 
+    load_after = os.getloadavg()
     print(
         f"\nlocal engine benchmark: {len(pages)} pages ({'quick' if args.quick else 'full'}), "
-        f"{os.cpu_count()} CPU cores, pages 1240x1754 (A4 @ 150 DPI)\n"
+        f"{os.cpu_count()} CPU cores, pages 1240x1754 (A4 @ 150 DPI); load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)} before, {'/'.join(f'{x:.1f}' for x in load_after)} after\n"
     )
-    print(f"| {'category':9s} | {'system':23s} | pages/s | CER    | CER w/o spaces | pages |")
-    print(f"|{'-' * 11}|{'-' * 25}|---------|--------|----------------|-------|")
-    for (category, system), (secs, errs, chars, n, bare_errs, bare_chars) in sorted(
+    print(f"| {'category':9s} | {'system':23s} | pages/s | CPU s/page | CER    | CER w/o spaces | pages |")
+    print(f"|{'-' * 11}|{'-' * 25}|---------|------------|--------|----------------|-------|")
+    for (category, system), (secs, errs, chars, n, bare_errs, bare_chars, cpu) in sorted(
         stats.items(), key=lambda kv: (ORDER.index(kv[0][0]), kv[0][1])
     ):
         print(
-            f"| {category:9s} | {system:23s} | {n / secs:7.2f} | {errs / chars:6.2%} "
+            f"| {category:9s} | {system:23s} | {n / secs:7.2f} | {cpu / n:10.2f} | {errs / chars:6.2%} "
             f"| {bare_errs / max(1, bare_chars):14.2%} | {int(n):5d} |"
         )
     print()
@@ -163,6 +219,9 @@ def main() -> None:
                 if tess:
                     ratio = (ours_s[3] / ours_s[0]) / (tess[3] / tess[0])
                     summary += f"; ours vs {system} throughput = {ratio:.2f}x"
+            tess1 = stats.get((category, "tesseract-1thread"))
+            if tess1:
+                summary += f"; Tesseract-1thread CPU per page / ours = {tess1[6] / ours_s[6]:.2f}"
             print(summary)
 
 

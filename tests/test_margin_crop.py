@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from upstage_ocr.engines import rapid
-from upstage_ocr.engines.rapid import DET_LIMIT, _page_det_limit, content_box
+from upstage_ocr.engines.rapid import content_box
+from upstage_ocr.engines.rapid_steps import DET_LIMIT, page_det_limit
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 A4 = (1240, 1754)
@@ -80,11 +81,11 @@ def test_pages_without_margins_to_trust_are_read_whole():
 
 def test_detector_scale_of_a_part_matches_the_whole_page():
     # an A4 page at 150 DPI is not enlarged by the detector, so neither is a part of it
-    assert _page_det_limit(A4, (600, 500)) == 500
+    assert page_det_limit(A4, (600, 500)) == 500
     # a small screenshot is enlarged to the detector's limit; its part by the same factor
-    assert _page_det_limit((500, 368), (250, 184)) == round(184 * DET_LIMIT / 368)
-    assert _page_det_limit((500, 368), (500, 368)) == DET_LIMIT
-    assert _page_det_limit(A4, (2000, 1500)) == DET_LIMIT
+    assert page_det_limit((500, 368), (250, 184)) == round(184 * DET_LIMIT / 368)
+    assert page_det_limit((500, 368), (500, 368)) == DET_LIMIT
+    assert page_det_limit(A4, (2000, 1500)) == DET_LIMIT
 
 
 @pytest.mark.slow
@@ -94,9 +95,9 @@ def test_words_read_from_the_part_land_where_they_are_on_the_page(monkeypatch):
     seen: list[tuple[int, int]] = []
     real_read = engine._read
 
-    def spy(image, det_limit):
+    def spy(image, det_limit, det_scale):
         seen.append(image.size)
-        return real_read(image, det_limit)
+        return real_read(image, det_limit, det_scale)
 
     monkeypatch.setattr(engine, "_read", spy)
     words = engine.recognize(img)

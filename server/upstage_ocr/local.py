@@ -149,5 +149,20 @@ async def run_local_pages(
             tg.start_soon(deliver)
             for _ in range(n_workers):
                 tg.start_soon(worker)
+    except Exception as exc:
+        # A failed page cancels the other workers; the task group wraps its error in an exception group.
+        # Callers (the job runner, the CLI's error lines) expect the page's own error.
+        inner = first_error(exc)
+        if inner is exc:
+            raise
+        raise inner  # noqa: B904 - its own cause (the model's exception) is kept
     finally:
         source.close()
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The error a user should see inside (nested) exception groups: the first OCRError, else the first."""
+    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # type: ignore[attr-defined]
+        inner = exc.exceptions  # type: ignore[attr-defined]
+        exc = next((e for e in inner if isinstance(e, OCRError)), inner[0])
+    return exc

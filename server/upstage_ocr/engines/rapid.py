@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-import copy
 import logging
+import os
 import queue
 import re
 import threading
@@ -24,7 +24,9 @@ from PIL import Image
 
 from ..errors import ConfigError, EngineError
 from ..models import RawWord
+from .cascade import tiny_models, tiny_params
 from .layout import Quad, TextLine, TextWord, best_orientation, to_raw_words
+from .rapid_steps import page_det_limit, run_keeping_misses, tiny_det_scale
 from .spacing import restore_spaces
 
 _quiet_lock = threading.Lock()
@@ -65,12 +67,20 @@ class RapidEngine:
 
     name = "rapidocr"
 
-    def __init__(self, *, max_instances: int | None = None, intra_threads: int | None = None) -> None:
-        # One instance using every core (onnxruntime's intra-op threads) beat two single-threaded instances
-        # on 2 cores (1.5 vs 1.9 s/page) and two all-core instances oversubscribe (3.8 s/page). Callers get
-        # their parallelism by rendering the next page while this one is being recognised.
-        self._max = max(1, max_instances or 1)
-        self._intra = intra_threads
+    def __init__(
+        self,
+        *,
+        max_instances: int | None = None,
+        intra_threads: int | None = None,
+        cascade: bool = True,
+    ) -> None:
+        # With batch size 1 and the tiny cascade, two single-threaded instances (one per page worker of
+        # local.py) beat one instance using both cores by 1.2-1.3x on 2 cores: the Python between model
+        # calls no longer leaves a core idle. Two all-core instances oversubscribe. `max_instances=1,
+        # intra_threads=None` is the one-instance, every-core setting.
+        self._max = max(1, max_instances or default_instances())
+        self._intra = intra_threads if intra_threads is not None else (1 if self._max > 1 else None)
+        self._tiny = tiny_models() if cascade else None
         self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
         self._created = 0
         self._create_lock = threading.Lock()
@@ -78,7 +88,8 @@ class RapidEngine:
 
     @property
     def model_version(self) -> str:
-        return f"local-rapidocr-{rapidocr_version()}-pp-ocrv6"
+        base = f"local-rapidocr-{rapidocr_version()}-pp-ocrv6"
+        return f"{base}-tiny+small" if self._tiny else base
 
     # -- instances ----------------------------------------------------------------------------------
 
@@ -90,14 +101,19 @@ class RapidEngine:
             raise ConfigError(
                 "the local engine needs the rapidocr package", hint="pip install rapidocr onnxruntime"
             ) from exc
-        params: dict[str, Any] = {"Global.use_cls": False, "Global.log_level": "error"}
+        params: dict[str, Any] = {
+            "Global.use_cls": False,
+            "Global.log_level": "error",
+            "Rec.rec_batch_num": 1,  # batches pad every line to the widest: one at a time is faster
+        }
         if self._intra:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = self._intra
-        ocr = RapidOCR(params=params)
+        small = RapidOCR(params=params)
+        tiny = RapidOCR(params=tiny_params(self._tiny, self._intra)) if self._tiny else None
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        return ocr
+        return _Instance(small, tiny)
 
-    def _acquire(self) -> Any:
+    def _acquire(self) -> _Instance:
         self._slots.acquire()
         try:
             return self._pool.get_nowait()
@@ -111,7 +127,7 @@ class RapidEngine:
             self._slots.release()
             raise
 
-    def _release(self, ocr: Any) -> None:
+    def _release(self, ocr: _Instance) -> None:
         self._pool.put(ocr)
         self._slots.release()
 
@@ -129,19 +145,22 @@ class RapidEngine:
         """`read_lines`, plus the boxes the detector found but the recogniser read as nothing (or below
         RapidOCR's score threshold): text in a script the shipped model lacks (Hangul) ends up there."""
         x0, y0, x1, y1 = content_box(image)
+        scale = tiny_det_scale(image.size)
         if (x0, y0) == (0, 0) and (x1, y1) == image.size:
-            return self._read(image, None)
+            return self._read(image, None, scale)
         # Blank margins cost detection time and read nothing: read the inked part, then shift back. The part
         # is detected at the scale the whole page would have been (RapidOCR would enlarge a small part).
-        limit = _page_det_limit(image.size, (x1 - x0, y1 - y0))
-        lines, missed = self._read(image.crop((x0, y0, x1, y1)), limit)
+        limit = page_det_limit(image.size, (x1 - x0, y1 - y0))
+        lines, missed = self._read(image.crop((x0, y0, x1, y1)), limit, scale)
         return _shift_lines(lines, x0, y0), [_shift(q, x0, y0) for q in missed]
 
-    def _read(self, image: Image.Image, det_limit: int | None) -> tuple[list[TextLine], list[Quad]]:
+    def _read(
+        self, image: Image.Image, det_limit: int | None, det_scale: float
+    ) -> tuple[list[TextLine], list[Quad]]:
         arr = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
         ocr = self._acquire()
         try:
-            result, missed = _run_keeping_misses(ocr, arr, det_limit)
+            result, missed = run_keeping_misses(ocr.small, arr, det_limit, ocr.tiny, det_scale)
         except EngineError:
             raise
         except Exception as exc:
@@ -160,8 +179,8 @@ class RapidEngine:
         arrs = [np.ascontiguousarray(np.asarray(c.convert("RGB"))[:, :, ::-1]) for c in crops]  # RGB -> BGR
         ocr = self._acquire()
         try:
-            ocr.update_params(return_word_box=False)
-            result = ocr.recognize_txt(arrs)
+            ocr.small.update_params(return_word_box=False)
+            result = ocr.small.recognize_txt(arrs)
         except Exception as exc:
             raise EngineError(f"RapidOCR's recogniser failed: {exc}") from exc
         finally:
@@ -177,11 +196,11 @@ class RapidEngine:
         arr = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
         ocr = self._acquire()
         try:
-            result = ocr(arr, use_rec=False)
+            result = ocr.small(arr, use_rec=False)
         except Exception as exc:
             raise EngineError(f"RapidOCR's detector failed on the page: {exc}") from exc
         finally:
-            ocr.use_rec = True  # update_params() keeps per-call flags on the instance
+            ocr.small.use_rec = True  # update_params() keeps per-call flags on the instance
             self._release(ocr)
         boxes = getattr(result, "boxes", None)
         if boxes is None:
@@ -259,58 +278,17 @@ def _shift_lines(lines: list[TextLine], dx: float, dy: float) -> list[TextLine]:
     ]
 
 
-DET_LIMIT = 736  # RapidOCR's detector enlarges images whose shorter side is below this (Det.limit_side_len)
+def default_instances() -> int:
+    """Engine instances (each single-threaded) a process runs at once: one per core, at most two."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
-def _page_det_limit(page: tuple[int, int], part: tuple[int, int]) -> int:
-    """The detector limit under which a part of a page is scaled as the whole page would be: not at all when
-    the page's shorter side reaches DET_LIMIT, by the page's own factor otherwise."""
-    factor = max(1.0, DET_LIMIT / max(1, min(page)))
-    return max(32, min(DET_LIMIT, round(min(part) * factor)))
+class _Instance:
+    """One worker's models: RapidOCR on the small models, and on the tiny ones when they are installed."""
 
-
-def _run_keeping_misses(
-    ocr: Any, arr: np.ndarray, det_limit: int | None = None
-) -> tuple[Any, list[Quad] | None]:
-    """RapidOCR's own `__call__`, step by step, keeping the boxes whose reading it drops (empty or below its
-    `text_score`). `None` for those when this RapidOCR lacks the steps (then it is a plain call).
-    `det_limit` replaces the detector's shorter-side limit for this call."""
-    try:
-        from rapidocr.utils.process_img import map_boxes_to_original
-
-        steps = (ocr.load_img, ocr.preprocess_img, ocr.run_ocr_steps, ocr.build_final_output)
-    except (ImportError, AttributeError):
-        return ocr(arr, return_word_box=True), None
-    load, preprocess, run_steps, build = steps
-    ocr.update_params(use_det=True, use_rec=True, return_word_box=True)
-    original = load(arr)
-    img, op_record = preprocess(original)
-    detector = _detector(ocr) if det_limit else None
-    saved = getattr(detector, "limit_side_len", None)
-    if detector is not None and isinstance(saved, int):
-        detector.limit_side_len = det_limit
-    try:
-        det, cls, rec, crops = run_steps(img, op_record)
-    finally:
-        if detector is not None and isinstance(saved, int):
-            detector.limit_side_len = saved
-    missed: list[Quad] = []
-    if det.boxes is not None and rec.txts is not None and rec.scores is not None:
-        h, w = original.shape[:2]
-        boxes = map_boxes_to_original(np.array(det.boxes, dtype=np.float32), copy.deepcopy(op_record), h, w)
-        for box, text, score in zip(boxes, rec.txts, rec.scores, strict=False):
-            if not str(text).strip() or float(score) < float(ocr.text_score):
-                missed.append([(float(x), float(y)) for x, y in box])
-    return build(original, det, cls, rec, crops, op_record), missed
-
-
-def _detector(ocr: Any) -> Any:
-    """RapidOCR's text detector (loaded now if it was not yet); None when this RapidOCR has no such part."""
-    load = getattr(ocr, "_load_det_model", None)
-    try:
-        return load() if callable(load) else getattr(ocr, "text_det", None)
-    except Exception:  # pragma: no cover - a RapidOCR of another shape: keep its own limit
-        return None
+    def __init__(self, small: Any, tiny: Any) -> None:
+        self.small = small
+        self.tiny = tiny
 
 
 def _lines_of(result: Any) -> list[TextLine]:
