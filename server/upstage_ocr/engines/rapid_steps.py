@@ -21,6 +21,7 @@ DET_LIMIT = 736  # RapidOCR's detector enlarges images whose shorter side is bel
 # of a large photo does not shrink below what the detector sees well.
 TINY_DET_SIDE = 1056
 TINY_DET_MIN_SCALE = 0.6
+TINY_DET_MIN_SIDE = 320  # ... and an image is not scaled so its shorter side ends below this
 
 
 def page_det_limit(page: tuple[int, int], part: tuple[int, int]) -> int:
@@ -96,6 +97,8 @@ def cascade_steps(
     img = _padded(tiny, img, op_record)
     # op_record's ratios map preprocessed pixels back to original ones; det_scale is in original pixels
     scale = det_scale * float(op_record.get("preprocess", {}).get("ratio_w", 1.0))
+    # a small part of a page is cheap to detect whole, and scaled down it would leave too little to see
+    scale = max(scale, min(1.0, TINY_DET_MIN_SIDE / max(1, min(img.shape[:2]))))
     seen = img
     if abs(scale - 1.0) > 0.02:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
