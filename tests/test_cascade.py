@@ -66,13 +66,14 @@ def test_no_second_reading_when_the_tiny_model_is_sure_of_every_line():
     assert out.txts == ("a", "b") and small.widths == []
 
 
-def test_a_less_sure_second_reading_does_not_replace_the_first():
-    # Hangul: neither model reads it; the small one returns nothing, the tiny one CJK debris (left for the
-    # Korean pass to judge), while an empty tiny reading takes whatever the small one saw.
-    tiny = FakeRecogniser([("是器唱", 0.57), ("", 0.0)])
-    small = FakeRecogniser([("", 0.0), ("x", 0.3)])
+def test_the_second_reading_replaces_the_first_even_when_it_reads_nothing():
+    # Hangul: neither model reads it; the tiny one makes up CJK debris, the small one reads nothing, and the
+    # Korean pass takes an empty reading for a line to give to Tesseract.
+    tiny = FakeRecogniser([("是器唱", 0.57), ("unsure", 0.9)])
+    small = FakeRecogniser([("", 0.0), ("unsure!", 0.8)])
     out = cascade.cascade_recognise(tiny, small, _crops(300, 300))
-    assert out.txts == ("是器唱", "x")
+    assert out.txts == ("", "unsure!")
+    assert out.scores == [0.0, 0.8]
 
 
 def test_the_threshold_decides():

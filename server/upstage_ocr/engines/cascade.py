@@ -112,7 +112,8 @@ def cascade_recognise(
     second = small_rec(TextRecInput(img=again, return_word_box=True))
     txts, scores, words = list(first.txts), list(first.scores), list(first.word_results)
     for k, i in enumerate(unsure):
-        # the second opinion is kept unless it is the less sure one (both unsure: Hangul, for instance)
-        if float(second.scores[k]) >= float(scores[i]) or not str(txts[i]).strip():
-            txts[i], scores[i], words[i] = second.txts[k], second.scores[k], second.word_results[k]
+        # The small model's reading replaces the tiny one, even when it is less sure or empty: on Hangul
+        # (which neither model reads) the tiny one makes up CJK and digit debris, the small one mostly reads
+        # nothing, and the Korean pass (`hangul.py`) relies on that.
+        txts[i], scores[i], words[i] = second.txts[k], second.scores[k], second.word_results[k]
     return replace(first, txts=tuple(txts), scores=scores, word_results=tuple(words))
