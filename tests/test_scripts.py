@@ -245,3 +245,15 @@ def test_field_breaks():
     assert field_breaks(row, ["Total CHF", "54.50"]) == []  # a figure stays with its label
     assert field_breaks(row, ["Name:", "Anna Meier"]) == []  # a value after its label
     assert field_breaks([_box(100, 0, 250), _box(380, 0, 200)], ["Anna", "Meier"]) == []  # not far apart
+
+
+def test_an_unsure_hangul_ending_is_not_dropped():
+    """Tesseract read `4층` unsurely and RapidOCR, asked about the word's crop, read only `4` (it cannot read
+    Hangul): the word stays `4층` (it once became `4`). Where RapidOCR read more Latin than Tesseract's Latin
+    part, the ending was Latin ink misread, and goes."""
+    from upstage_ocr.engines.layout import TextWord, quad_from_box
+
+    word = TextWord("4층", 0.5, quad_from_box(100, 10, 160, 40))
+    assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("4", 0.9)})] == ["4층"]
+    word = TextWord("AP스", 0.5, quad_from_box(100, 10, 160, 40))
+    assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("APIs", 0.97)})] == ["APIs"]

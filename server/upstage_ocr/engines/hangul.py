@@ -234,7 +234,7 @@ def merge_line(
             # RapidOCR read this word's own crop: its Latin, plus a Hangul ending Tesseract is sure of
             ending = _LATIN_THEN_HANGUL.match(word.text)
             latin_text = lead.group(0).strip()
-            if ending and (word.confidence >= TRUST_HANGUL or len(_SYLLABLE.findall(ending.group(2))) >= 2):
+            if ending and _keeps_ending(word, ending, latin_text):
                 latin_text += ending.group(2)  # one word, as Tesseract saw it: `API를`, `123번지`, `4층`
             elif _SYLLABLE.search(word.text) and not ending and not _plainly_latin(word, text, conf):
                 out.append(word)  # an unsure Hangul word RapidOCR does not plainly read as Latin: keep it
@@ -265,6 +265,15 @@ def merge_line(
         else:
             out.append(word)
     return out
+
+
+def _keeps_ending(word: TextWord, ending: re.Match[str], latin: str) -> bool:
+    """Whether a Hangul ending Tesseract read after Latin (`4층`, `API를`) is kept on RapidOCR's reading of
+    the Latin part: when Tesseract is fairly sure, the ending is long, or RapidOCR read no more characters
+    than Tesseract's Latin part (so the ending's ink is what RapidOCR cannot read: Hangul)."""
+    if word.confidence >= TRUST_HANGUL or len(_SYLLABLE.findall(ending.group(2))) >= 2:
+        return True
+    return len(latin.replace(" ", "")) <= len(ending.group(1).replace(" ", ""))
 
 
 def _by_source(latin: Sequence[tuple[int, TextWord]]) -> list[TextWord]:
