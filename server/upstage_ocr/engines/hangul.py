@@ -137,10 +137,17 @@ def _crop_and_read(
     return list(zip(crops, results, backs, strict=True))
 
 
-def _word_crop(crop: Image.Image, word: TextWord) -> Image.Image:
-    left, right = _span(word.points)
+def _word_crop(crop: Image.Image, words: Sequence[TextWord], j: int) -> Image.Image:
+    """Word `j` of a line crop, with a margin that stops short of its neighbours' boxes (a margin reaching
+    into `PM` read `I on Friday,` for `on Friday,`)."""
+    left, right = _span(words[j].points)
     pad = 0.25 * crop.height
-    return crop.crop((max(0, round(left - pad)), 0, min(crop.width, round(right + pad)), crop.height))
+    lo, hi = left - pad, right + pad
+    if j > 0:
+        lo = max(lo, min(left, _span(words[j - 1].points)[1] + 1))
+    if j + 1 < len(words):
+        hi = min(hi, max(right, _span(words[j + 1].points)[0] - 1))
+    return crop.crop((max(0, round(lo)), 0, min(crop.width, round(hi)), crop.height))
 
 
 def _needs_rapid(word: TextWord) -> bool:
@@ -327,7 +334,7 @@ def fix_lines(
         for j, word in enumerate(words):
             if _needs_rapid(word):
                 asks.append((k, j))
-                word_crops.append(_word_crop(crop, word))
+                word_crops.append(_word_crop(crop, words, j))
     answers: dict[int, dict[int, tuple[str, float]]] = {}
     for (k, j), answer in zip(asks, rapid.read_crops(word_crops), strict=True):
         answers.setdefault(k, {})[j] = answer
