@@ -63,7 +63,7 @@ def async_optimum(pages: int, scale: float, batch_size: int = 10) -> float:
 
 
 async def _run_async(pdf: Path, settings: Any, scale: float) -> tuple[float, int]:
-    from upstage_ocr.service import OCRService
+    from upstage_ocr.jobs.service import OCRService
     from upstage_ocr.upstage.client import UpstageClient
 
     defaults = dict(UpstageClient.follow_async.__kwdefaults__ or {})

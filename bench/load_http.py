@@ -163,7 +163,7 @@ def run_load(
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-        from upstage_ocr.jobs import JobStore
+        from upstage_ocr.jobs.store import JobStore
 
         store = JobStore(base / "home")
         jobs = len(store.list(limit=1000))

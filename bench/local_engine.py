@@ -6,7 +6,7 @@ For each category (English prose, receipts, Korean prose, mixed Korean/English, 
 two-column English read column by column) it prints pages/s and character
 error rate (Levenshtein distance over the truth length, whitespace collapsed; also with spaces ignored, which
 tells missed or extra word breaks from misread characters) for
-  (a) `ours`: the category's pages as one multi-page TIFF through upstage_ocr.local.run_local_pages (the page
+  (a) `ours`: the category's pages as one multi-page TIFF through upstage_ocr.jobs.local_backend.run_local_pages (the page
       pool a CLI/MCP job runs: two single-threaded engine instances taking pages from a queue on 2 cores)
       with the `local` engine and NO language hint (what users get by default; Korean is found on the page
       by itself); pages/s is the category's pages over the pool's wall time,
@@ -49,7 +49,7 @@ from _labelled import LabelledPage, build, collapse
 
 from upstage_ocr.documents import inspect_document
 from upstage_ocr.engines.builtin import shared_local
-from upstage_ocr.local import recognize_page, run_local_pages
+from upstage_ocr.jobs.local_backend import recognize_page, run_local_pages
 
 ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn"]
 # the language hint of the `ours-<hint>-hint` run, and Tesseract's languages, per category

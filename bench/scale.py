@@ -36,7 +36,7 @@ DEFAULT_REAL = [10, 100]
 
 
 async def _child_job(pdf: Path, home: Path, workers: int | None) -> dict[str, object]:
-    from upstage_ocr.service import OCRService
+    from upstage_ocr.jobs.service import OCRService
     from upstage_ocr.settings import Settings
 
     samples: list[tuple[int, int]] = []

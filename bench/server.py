@@ -162,7 +162,7 @@ def _page(i: int, lines: int = 25, per_line: int = 10) -> dict[str, Any]:
 
 
 def build_job(home: Path, pages: int) -> str:
-    from upstage_ocr.jobs import JobStore
+    from upstage_ocr.jobs.store import JobStore
     from upstage_ocr.models import Page
 
     store = JobStore(home)

@@ -25,9 +25,9 @@ from mcp import Client
 from PIL import Image
 
 from helpers import expected_text, fake_engine, make_pdf, make_png, private_tempdir
-from upstage_ocr import urls
 from upstage_ocr.cli import main
-from upstage_ocr.jobs import JobStore
+from upstage_ocr.inputs import download as urls
+from upstage_ocr.jobs.store import JobStore
 from upstage_ocr.mcp_server import build_server
 from upstage_ocr.settings import Settings
 
@@ -612,7 +612,7 @@ def test_env_unknown_engine_is_one_line_config_error(capsys, monkeypatch, tmp_pa
 async def test_selecting_every_page_of_an_image_on_upstage_works(tmp_path):
     """`--pages 1` on a one-page PNG is no selection: uploaded as is (it used to fail cutting a PDF from a PNG)."""
     from fake_upstage import DEFAULT_KEY, FakeUpstage
-    from upstage_ocr.service import OCRService
+    from upstage_ocr.jobs.service import OCRService
 
     fake = FakeUpstage()
     png = make_png(tmp_path / "one.png")

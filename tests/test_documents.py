@@ -10,15 +10,6 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from upstage_ocr import documents
-from upstage_ocr.documents import (
-    MAX_FILE_BYTES,
-    DocumentInfo,
-    inspect_document,
-    iter_page_images,
-    parse_page_range,
-    render_page,
-)
 from upstage_ocr.errors import (
     ConfigError,
     CorruptDocumentError,
@@ -27,6 +18,15 @@ from upstage_ocr.errors import (
     InputError,
     PageRangeError,
     UnsupportedFormatError,
+)
+from upstage_ocr.inputs import documents
+from upstage_ocr.inputs.documents import (
+    MAX_FILE_BYTES,
+    DocumentInfo,
+    inspect_document,
+    iter_page_images,
+    parse_page_range,
+    render_page,
 )
 
 

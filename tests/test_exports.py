@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from upstage_ocr import exports, layout
 from upstage_ocr.errors import ConfigError, InputError, OutputPathError
 from upstage_ocr.models import OCRResult, Page, RawWord, build_page, parse_result
+from upstage_ocr.output import reading as layout
+from upstage_ocr.output import writers as exports
 
 IMAGES = {"dpi_150": "dpi_150.jpg", "reciepts": "reciepts.jpg", "check_box": "check_box.png"}
 

@@ -35,8 +35,8 @@ from helpers import (
     private_tempdir,
 )
 from upstage_ocr.cli import main
-from upstage_ocr.jobs import JobStore
-from upstage_ocr.service import OCRService
+from upstage_ocr.jobs.service import OCRService
+from upstage_ocr.jobs.store import JobStore
 from upstage_ocr.settings import Settings
 from upstage_ocr.upstage.client import UpstageClient
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from upstage_ocr.errors import JobError, StoreError
-from upstage_ocr.jobs import JobStore, job_key
+from upstage_ocr.jobs.store import JobStore, job_key
 from upstage_ocr.models import Page
 
 
@@ -109,7 +109,7 @@ def test_a_dead_owner_lease_is_free_at_once(tmp_path):
     store = JobStore(tmp_path)
     job = _create(store)
     code = (
-        "import sys, pathlib; from upstage_ocr.jobs import JobStore;"
+        "import sys, pathlib; from upstage_ocr.jobs.store import JobStore;"
         f"s = JobStore(pathlib.Path({str(tmp_path)!r})); print(s.claim({job.id!r}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,12 +15,12 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from upstage_ocr import models
-from upstage_ocr.documents import inspect_document, render_page
 from upstage_ocr.engines import langs, tesseract
 from upstage_ocr.engines.base import engine_names, get_engine
-from upstage_ocr.engines.layout import TextLine, TextWord, group_rows, map_point_back, quad_from_box
+from upstage_ocr.engines.geometry import TextLine, TextWord, group_rows, map_point_back, quad_from_box
 from upstage_ocr.errors import ConfigError
-from upstage_ocr.local import model_version_for, recognize_page, run_local_pages
+from upstage_ocr.inputs.documents import inspect_document, render_page
+from upstage_ocr.jobs.local_backend import model_version_for, recognize_page, run_local_pages
 
 pytestmark = pytest.mark.slow
 

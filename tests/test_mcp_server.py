@@ -368,8 +368,8 @@ async def test_export_of_unfinished_job_is_refused(tmp_path, monkeypatch):
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_export_search_and_render(mode, tmp_path, tmp):
-    pytest.importorskip("upstage_ocr.exports")
-    pytest.importorskip("upstage_ocr.search")
+    pytest.importorskip("upstage_ocr.output.writers")
+    pytest.importorskip("upstage_ocr.output.search")
     doc = make_pdf(tmp_path / "exp.pdf", 3)
     async with Client(server(), mode=mode) as client:
         job_id = (await ok(client, "ocr_document", {"path": str(doc)}))["job_id"]
@@ -418,7 +418,7 @@ async def test_export_search_and_render(mode, tmp_path, tmp):
 @pytest.mark.anyio
 @pytest.mark.slow
 async def test_real_local_engine_on_check_box(fixtures_dir, tmp):
-    pytest.importorskip("upstage_ocr.local")
+    pytest.importorskip("upstage_ocr.jobs.local_backend")
     from upstage_ocr.engines import base
 
     saved = dict(base._factories), dict(base._instances)

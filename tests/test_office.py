@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from upstage_ocr import documents
 from upstage_ocr.cli import main
+from upstage_ocr.inputs import documents
 
 pytestmark = pytest.mark.skipif(documents.find_soffice() is None, reason="LibreOffice is not installed")
 

@@ -18,7 +18,7 @@ from helpers import (
     fake_engine_env,
     make_pdf,
 )
-from upstage_ocr.jobs import JobStore
+from upstage_ocr.jobs.store import JobStore
 
 
 @pytest.fixture

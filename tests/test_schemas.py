@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from upstage_ocr import schemas
 from upstage_ocr.errors import ConfigError
 from upstage_ocr.models import OCRResult, parse_result
+from upstage_ocr.output import schemas
 
 FIXTURES = ["check_box", "dpi_150", "multi_page", "reciepts"]
 

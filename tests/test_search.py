@@ -11,7 +11,7 @@ import pytest
 
 from upstage_ocr.errors import InputError
 from upstage_ocr.models import OCRResult, Page, RawWord, build_page, parse_result
-from upstage_ocr.search import Hit, search
+from upstage_ocr.output.search import Hit, search
 
 
 def load(fixtures_dir: Path, name: str) -> OCRResult:

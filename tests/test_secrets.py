@@ -197,8 +197,8 @@ def test_the_key_never_leaks(tmp_path, monkeypatch, capsys, caplog):
 
 
 def test_results_and_exports_are_atomic_and_user_only(tmp_path, monkeypatch, capsys):
-    import upstage_ocr.exports as exports_mod
     import upstage_ocr.fsutil as fsutil
+    import upstage_ocr.output.writers as exports_mod
 
     renames: list[tuple[Path, Path]] = []
     real_replace = os.replace

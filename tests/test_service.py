@@ -25,7 +25,7 @@ from upstage_ocr.errors import (
     JobError,
     PageRangeError,
 )
-from upstage_ocr.service import OCRService, mean_confidence
+from upstage_ocr.jobs.service import OCRService, mean_confidence
 from upstage_ocr.settings import Settings
 
 
@@ -216,7 +216,7 @@ async def test_engine_resolution(tmp_path):
 async def test_a_full_disk_fails_the_job_clearly_and_the_rerun_pays_only_for_the_rest(
     settings, tmp_path, monkeypatch, calls
 ):
-    from upstage_ocr.jobs import JobStore
+    from upstage_ocr.jobs.store import JobStore
 
     monkeypatch.setenv("UPSTAGE_OCR_WORKERS", "1")
     limit: dict[str, int] = {}

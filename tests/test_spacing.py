@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from upstage_ocr.engines.layout import TextLine, TextWord
+from upstage_ocr.engines.geometry import TextLine, TextWord
 from upstage_ocr.engines.spacing import restore_spaces
 
 SANS = "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"

@@ -9,7 +9,7 @@ import pytest
 
 from fake_upstage import FakeUpstage
 from helpers import make_pdf, private_tempdir
-from upstage_ocr.service import OCRService
+from upstage_ocr.jobs.service import OCRService
 from upstage_ocr.settings import Settings
 
 KEY = "up_results_test_key_0123456789"

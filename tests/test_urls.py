@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from upstage_ocr import errors
-from upstage_ocr.urls import download_url, is_public_address, sanitize_filename
+from upstage_ocr.inputs.download import download_url, is_public_address, sanitize_filename
 
 pytestmark = pytest.mark.anyio
 

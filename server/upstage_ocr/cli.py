@@ -117,7 +117,7 @@ def _print_json(data: Any) -> None:
 
 
 def _expand_inputs(items: Sequence[str]) -> list[str]:
-    from .documents import SUPPORTED_EXTENSIONS
+    from .inputs.documents import SUPPORTED_EXTENSIONS
 
     out: list[str] = []
     for item in items:
@@ -162,7 +162,7 @@ class _Bar:
 
 
 async def _cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
-    from .service import OCRService
+    from .jobs.service import OCRService
 
     inputs = _expand_inputs(args.files)
     if not inputs:
@@ -269,7 +269,7 @@ def _spawn_worker(job_id: str, settings: Settings) -> None:
 
 
 async def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from .service import OCRService
+    from .jobs.service import OCRService
 
     async with OCRService(settings) as service:
         for job_id in args.job_ids:
@@ -294,7 +294,7 @@ def job_status(service: Any, job_id: str) -> dict[str, Any]:
 
 
 async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .service import OCRService
+    from .jobs.service import OCRService
 
     async with OCRService(settings) as service:
         _print_json(job_status(service, args.job_id))
@@ -302,7 +302,7 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from .service import OCRService
+    from .jobs.service import OCRService
 
     async with OCRService(settings) as service:
         rows = list(service.iter_pages(args.job_id, args.pages, words=args.words))
@@ -328,7 +328,7 @@ async def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from .service import OCRService
+    from .jobs.service import OCRService
 
     async with OCRService(settings) as service:
         jobs = service.list_jobs(args.limit)
@@ -344,8 +344,8 @@ async def _cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from .exporting import export_job
-    from .service import OCRService
+    from .jobs.service import OCRService
+    from .output.job_exports import export_job
 
     async with OCRService(settings) as service:
         paths = await export_job(service, args.job_id, args.format, args.output, pages=args.pages)
@@ -355,8 +355,8 @@ async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from .exporting import search_job
-    from .service import OCRService
+    from .jobs.service import OCRService
+    from .output.job_exports import search_job
 
     async with OCRService(settings) as service:
         hits = search_job(service, args.job_id, args.query, limit=args.limit)

@@ -28,8 +28,8 @@ from .settings import Settings
 if TYPE_CHECKING:
     import httpx
 
-    from .jobs import Job
-    from .service import OCRService
+    from .jobs.service import OCRService
+    from .jobs.store import Job
 
 log = logging.getLogger("upstage_ocr.mcp")
 
@@ -227,7 +227,7 @@ def build_server(
     settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> MCPServer:
     """The upstage-ocr MCP server. `transport` replaces the network under the Upstage client (tests)."""
-    from .service import OCRService
+    from .jobs.service import OCRService
 
     settings = settings or Settings.load()
 
@@ -413,7 +413,7 @@ def build_server(
     ) -> ExportResult:
         """Write a finished job as txt, md, json, csv, docx, hocr, a searchable PDF (text layer over the page
         images) or overlay PNGs (word boxes shaded by confidence). Returns the absolute paths written."""
-        from .exporting import export_job
+        from .output.job_exports import export_job
 
         try:
             paths = await export_job(_state(ctx).service, job_id, format, output, pages=pages)
@@ -432,7 +432,7 @@ def build_server(
     ) -> SearchResult:
         """Find a phrase in a job's text, across line breaks and OCR slips. Each hit gives its page, the line it
         stands in, its box and confidence, best first: cite the page when answering."""
-        from .exporting import search_job
+        from .output.job_exports import search_job
 
         try:
             hits = search_job(_state(ctx).service, job_id, query, limit=limit)
@@ -461,7 +461,7 @@ def build_server(
         page: Annotated[int, Field(ge=1, description="1-based page number in the job's result")] = 1,
     ) -> Image:
         """A PNG of one page with its word boxes drawn and shaded by confidence (green sure, red unsure)."""
-        from .exporting import render_overlay_png
+        from .output.job_exports import render_overlay_png
 
         try:
             data = await render_overlay_png(_state(ctx).service, job_id, page)
@@ -482,7 +482,7 @@ def build_server(
 
 
 def _document_result(service: OCRService, job: Job, reused: bool) -> OcrDocumentResult:
-    from .service import mean_confidence
+    from .jobs.service import mean_confidence
 
     base: dict[str, Any] = {
         "job_id": job.id,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .base import Engine, register_engine
 
 if TYPE_CHECKING:
-    from .auto import LocalEngine
+    from .local import LocalEngine
 
 _shared: LocalEngine | None = None
 _shared_lock = threading.Lock()  # not the registry's lock: factories run while it is held
@@ -22,7 +22,7 @@ def shared_local() -> LocalEngine:
     global _shared
     with _shared_lock:
         if _shared is None:
-            from .auto import LocalEngine
+            from .local import LocalEngine
 
             _shared = LocalEngine()
         return _shared

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from . import tesseract as tess
-from .layout import Quad, TextLine, TextWord
+from .geometry import Quad, TextLine, TextWord
 from .rapid import RapidEngine
 
 LANG = "kor"

@@ -12,8 +12,8 @@ from PIL import Image
 
 from ..models import RawWord
 from . import tesseract as tess
+from .geometry import Quad, TextLine, TextWord, best_orientation, to_raw_words
 from .langs import tesseract_lang
-from .layout import Quad, TextLine, TextWord, best_orientation, to_raw_words
 from .rapid import RapidEngine, rapidocr_version
 
 # What a Korean hint ("ko", "kor", "korean") runs. `kor` alone reads Korean prose best (bench: 0.1% CER vs

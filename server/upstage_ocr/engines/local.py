@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..models import RawWord
 from . import hangul
-from .layout import TextLine, best_orientation, to_raw_words
+from .geometry import TextLine, best_orientation, to_raw_words
 from .rapid import RapidEngine
 
 if TYPE_CHECKING:

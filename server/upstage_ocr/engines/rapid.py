@@ -25,7 +25,7 @@ from PIL import Image
 from ..errors import ConfigError, EngineError
 from ..models import RawWord
 from .cascade import tiny_models, tiny_params
-from .layout import Quad, TextLine, TextWord, best_orientation, to_raw_words
+from .geometry import Quad, TextLine, TextWord, best_orientation, to_raw_words
 from .rapid_steps import page_det_limit, run_keeping_misses, tiny_det_scale
 from .spacing import restore_spaces
 

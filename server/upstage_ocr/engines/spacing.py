@@ -22,7 +22,7 @@ from itertools import pairwise
 import numpy as np
 from PIL import Image
 
-from .layout import TextLine, TextWord
+from .geometry import TextLine, TextWord
 
 SPACE_SHARE = 0.7
 LETTER_MARGIN = 1.4

@@ -23,8 +23,8 @@ from PIL import Image
 
 from ..errors import ConfigError, EngineError
 from ..models import RawWord
+from .geometry import TextLine, TextWord, quad_from_box, to_raw_words
 from .langs import tesseract_lang
-from .layout import TextLine, TextWord, quad_from_box, to_raw_words
 
 INSTALL_HINT = (
     "Install Tesseract and its language data (Debian/Ubuntu: apt-get install tesseract-ocr tesseract-ocr-kor; "

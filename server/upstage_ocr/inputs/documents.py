@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from PIL import Image, ImageFile, ImageOps
 
-from .errors import (
+from ..errors import (
     ConfigError,
     CorruptDocumentError,
     FileMissingError,

@@ -25,8 +25,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import anyio
 import httpx
 
-from . import __version__
-from .errors import FileTooLargeError, URLError, redact
+from .. import __version__
+from ..errors import FileTooLargeError, URLError, redact
 
 log = logging.getLogger("upstage_ocr.urls")
 

@@ -19,10 +19,10 @@ import anyio
 import anyio.to_thread
 from PIL import Image
 
-from . import models
-from .documents import DEFAULT_DPI, DocumentInfo, iter_page_images
-from .engines.base import Engine, get_engine
-from .errors import EngineError, OCRError
+from .. import models
+from ..engines.base import Engine, get_engine
+from ..errors import EngineError, OCRError
+from ..inputs.documents import DEFAULT_DPI, DocumentInfo, iter_page_images
 
 
 def default_workers() -> int:

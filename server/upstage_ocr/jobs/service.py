@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from . import documents
-from .errors import (
+from ..errors import (
     NO_KEY_HINT,
     AuthenticationError,
     BadRequestError,
@@ -31,15 +30,16 @@ from .errors import (
     PageRangeError,
     redact,
 )
-from .fsutil import atomic_write_text, resolve_output
-from .jobs import Job, JobStore, job_key
-from .models import OCRResult, Page, assemble, parse_result
-from .settings import ENGINES, SCHEMAS, Settings
+from ..fsutil import atomic_write_text, resolve_output
+from ..inputs import documents
+from ..models import OCRResult, Page, assemble, parse_result
+from ..settings import ENGINES, SCHEMAS, Settings
+from .store import Job, JobStore, job_key
 
 if TYPE_CHECKING:
     import httpx
 
-    from .upstage.client import UpstageClient
+    from ..upstage.client import UpstageClient
 
 log = logging.getLogger("upstage_ocr")
 
@@ -77,7 +77,7 @@ class OCRService:
 
     def client(self) -> UpstageClient:
         if self._client is None:
-            from .upstage.client import UpstageClient
+            from ..upstage.client import UpstageClient
 
             self._client = UpstageClient(self.settings, transport=self._transport)
         return self._client
@@ -98,7 +98,7 @@ class OCRService:
     async def fetch_source(self, source: str) -> Path:
         """A local path as is; an http(s) URL downloaded (safely) into the store's downloads folder."""
         if "://" in source:
-            from .urls import download_url
+            from ..inputs.download import download_url
 
             dest = self.settings.home / "downloads"
             dest.mkdir(parents=True, exist_ok=True)
@@ -290,7 +290,7 @@ class OCRService:
         if raw is not None:
             text = json.dumps(raw, ensure_ascii=False)
         elif schema:
-            from .schemas import convert
+            from ..output.schemas import convert
 
             text = json.dumps(convert(self.result(job.id), schema), ensure_ascii=False)
         elif envelope is not None and len(envelope.get("pages") or []) == job.pages_done:
@@ -298,7 +298,7 @@ class OCRService:
             text = json.dumps(envelope, ensure_ascii=False)
         else:
             # Streamed page by page from the store: a 1,000-page result is never whole in memory.
-            from .exports import write_json
+            from ..output.writers import write_json
 
             meta = {"modelVersion": job.model_version or "", "numBilledPages": job.billed_pages}
 
@@ -312,7 +312,7 @@ class OCRService:
 
     # -- the local engines -----------------------------------------------------------------------------
     async def _work_local(self, job: Job, progress: Progress | None) -> None:
-        from .local import model_version_for, run_local_pages
+        from .local_backend import model_version_for, run_local_pages
 
         info = await anyio.to_thread.run_sync(documents.inspect_document, Path(job.input_path))
         if info.sha256 != job.sha256 and job.input_path == job.source:
@@ -346,7 +346,7 @@ class OCRService:
             return path, job.input_name
         numbers = job.page_numbers or []
         chosen = [numbers[i] for i in indexes] if indexes is not None else numbers
-        from .upstage.client import pdf_subset
+        from ..upstage.client import pdf_subset
 
         return pdf_subset(path, chosen), f"{Path(job.input_name).stem}.pdf"
 
@@ -431,7 +431,7 @@ class OCRService:
             await self._upstage_sync(job, indexes, progress)
 
     async def _upstage_follow(self, job: Job, progress: Progress | None) -> None:
-        from .upstage.client import batch_pages
+        from ..upstage.client import batch_pages
 
         assert job.request_id is not None
         total = job.pages_total or 0

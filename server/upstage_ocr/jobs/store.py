@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import JobError, StoreError
-from .models import Page
+from ..errors import JobError, StoreError
+from ..models import Page
 
 JobStatus = Literal["queued", "running", "completed", "failed"]
 UNFINISHED: tuple[str, ...] = ("queued", "running")

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .errors import JobError
-from .fsutil import resolve_output
+from ..errors import JobError
+from ..fsutil import resolve_output
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .jobs import Job
+    from ..jobs.service import OCRService
+    from ..jobs.store import Job
     from .search import Hit
-    from .service import OCRService
 
 SUFFIXES = {
     "txt": ".txt",
@@ -54,7 +54,7 @@ class PageImages:
         self._info: Any = None
 
     def __call__(self, index: int) -> Image.Image:
-        from . import documents
+        from ..inputs import documents
 
         if self._info is None:
             path = Path(self.job.input_path)
@@ -77,13 +77,13 @@ async def export_job(
     service: OCRService, job_id: str, fmt: str, output: str | None, pages: str | None = None
 ) -> list[Path]:
     """Write a finished job in `fmt`; returns the absolute paths written."""
-    from . import exports
+    from . import writers
 
-    if fmt not in exports.FORMATS:
-        from .errors import ConfigError
+    if fmt not in writers.FORMATS:
+        from ..errors import ConfigError
 
         raise ConfigError(
-            f"unknown export format {fmt!r}", hint=f"Choose one of: {', '.join(exports.FORMATS)}"
+            f"unknown export format {fmt!r}", hint=f"Choose one of: {', '.join(writers.FORMATS)}"
         )
     job = _finished(service, job_id)
     target = resolve_output(output, job.input_name, Path(job.input_path), SUFFIXES[fmt])
@@ -98,7 +98,7 @@ async def export_job(
 
     def run() -> list[Path]:
         stream = (page for _idx, _n, page in service.store.iter_pages(job_id, indexes))
-        written = exports.export(
+        written = writers.export(
             stream, fmt, target, page_image=page_image, title=job.input_name, result_meta=meta
         )
         return list(written) if isinstance(written, list | tuple) else [Path(written)]
@@ -115,7 +115,7 @@ def search_job(service: OCRService, job_id: str, query: str, limit: int = 10) ->
 
 
 async def render_overlay_png(service: OCRService, job_id: str, page: int) -> bytes:
-    from .exports import render_overlay
+    from .writers import render_overlay
 
     job = service.get(job_id)
     rows = list(service.iter_pages(job_id, str(page)))

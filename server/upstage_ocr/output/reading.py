@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from .engines.columns import GUTTER, blocks, field_breaks
-from .models import Page, Word
+from ..engines.columns import GUTTER, blocks, field_breaks
+from ..models import Page, Word
 
 BBox = tuple[float, float, float, float]
 

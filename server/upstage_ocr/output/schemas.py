@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from . import layout
-from .errors import ConfigError
-from .models import OCRResult, Page, Word
+from ..errors import ConfigError
+from ..models import OCRResult, Page, Word
+from . import reading
 
 SCHEMAS = ("clova", "google")
 
@@ -51,7 +51,7 @@ def to_clova(
     images = []
     for index, page in enumerate(result.pages):
         fields = []
-        for line in layout.text_lines(page):
+        for line in reading.text_lines(page):
             for k, word in enumerate(line):
                 fields.append(
                     {
@@ -128,7 +128,7 @@ def _paragraphs(lines: list[list[Word]]) -> list[list[list[Word]]]:
     """Consecutive text lines grouped into blocks where the vertical gap is larger than the usual spacing."""
     if not lines:
         return []
-    boxes = [layout.union_bbox(line) for line in lines]
+    boxes = [reading.union_bbox(line) for line in lines]
     heights = sorted(b[3] - b[1] for b in boxes)
     unit = heights[len(heights) // 2] or 1.0
     gaps = sorted(boxes[i + 1][1] - boxes[i][3] for i in range(len(boxes) - 1))
@@ -146,14 +146,14 @@ def _paragraphs(lines: list[list[Word]]) -> list[list[list[Word]]]:
 
 
 def _google_page(page: Page, index: int) -> dict[str, Any]:
-    lines = layout.text_lines(page)
-    text = "".join(layout.line_text(line) + "\n" for line in lines)
+    lines = reading.text_lines(page)
+    text = "".join(reading.line_text(line) + "\n" for line in lines)
     words = [w for line in lines for w in line]
     locale = detect_locale(text)
     annotations: list[dict[str, Any]] = []
     if words:
         annotations.append(
-            {"locale": locale, "description": text, "boundingPoly": _rect(layout.union_bbox(words))}
+            {"locale": locale, "description": text, "boundingPoly": _rect(reading.union_bbox(words))}
         )
         annotations.extend({"description": w.text, "boundingPoly": _poly(w)} for w in words)
     blocks = []
@@ -175,7 +175,7 @@ def _google_page(page: Page, index: int) -> dict[str, Any]:
                     }
                 )
         conf = round(sum(w.confidence for w in para_words) / len(para_words), 4) if para_words else 0.0
-        box = _rect(layout.union_bbox(para_words))
+        box = _rect(reading.union_bbox(para_words))
         blocks.append(
             {
                 "boundingBox": box,

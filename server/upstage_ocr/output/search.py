@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
-from . import layout
-from .errors import InputError
-from .models import Page, Vertex
+from ..errors import InputError
+from ..models import Page, Vertex
+from . import reading
 
 _SPACES = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -66,7 +66,7 @@ class _PageIndex:
     def __init__(self, page: Page):
         self.words = []
         self.line_of: list[int] = []
-        self.lines = layout.text_lines(page)
+        self.lines = reading.text_lines(page)
         for li, line in enumerate(self.lines):
             for w in line:
                 self.words.append(w)
@@ -172,11 +172,11 @@ def _hit(page_no: int, idx: _PageIndex, rank: int, score: float, i: int, j: int)
             parts.append("\n" if idx.line_of[i + k] != idx.line_of[i + k - 1] else " ")
         parts.append(w.text)
     line_ids = range(idx.line_of[i], idx.line_of[j] + 1)
-    x0, y0, x1, y1 = layout.union_bbox(words)
+    x0, y0, x1, y1 = reading.union_bbox(words)
     return Hit(
         page=page_no,
         text="".join(parts),
-        line="\n".join(layout.line_text(idx.lines[li]) for li in line_ids),
+        line="\n".join(reading.line_text(idx.lines[li]) for li in line_ids),
         score=score,
         exact=rank > 0,
         confidence=round(sum(w.confidence for w in words) / len(words), 4),

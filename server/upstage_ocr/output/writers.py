@@ -14,7 +14,7 @@ resolution.
 Format notes:
 - txt: each page's text as read (`Page.text`), a newline after each page, pages separated by a form feed
   (U+000C) at the start of every page but the first, as pdftotext does.
-- md: `# title`, then `## Page N` per page with paragraphs rebuilt from the boxes (`layout.paragraphs`):
+- md: `# title`, then `## Page N` per page with paragraphs rebuilt from the boxes (`reading.paragraphs`):
   lines of a paragraph on consecutive lines, a blank line between paragraphs. Markdown syntax in the text is
   backslash-escaped.
 - json: the Upstage Document OCR envelope (validates as `models.OCRResult`); page ids are renumbered 0..n-1
@@ -50,10 +50,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import layout, models
-from .errors import ConfigError, InputError
-from .fsutil import atomic_open
-from .models import Page
+from .. import models
+from ..errors import ConfigError, InputError
+from ..fsutil import atomic_open
+from ..models import Page
+from . import reading
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -147,10 +148,10 @@ def _md_escape(line: str) -> str:
 
 def page_markdown(page: Page) -> str:
     """The page's text as Markdown paragraphs in reading order (no heading)."""
-    paras = layout.paragraphs(page)
+    paras = reading.paragraphs(page)
     if not paras:
         return "_(no text on this page)_"
-    return "\n\n".join("\n".join(_md_escape(layout.line_text(ln)) for ln in p.lines) for p in paras)
+    return "\n\n".join("\n".join(_md_escape(reading.line_text(ln)) for ln in p.lines) for p in paras)
 
 
 def write_md(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
@@ -271,13 +272,13 @@ def write_docx(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
     for i, page in enumerate(pages):
         if i:
             document.add_section(WD_SECTION.NEW_PAGE)
-        paras = layout.paragraphs(page)
+        paras = reading.paragraphs(page)
         if not paras:
             document.add_paragraph("")
         for para in paras:
             p = document.add_paragraph()
             for n, line in enumerate(para.lines):
-                run = p.add_run(_xml_safe(layout.line_text(line)))
+                run = p.add_run(_xml_safe(reading.line_text(line)))
                 if n < len(para.lines) - 1:
                     run.add_break()
     with atomic_open(out, binary=True) as fh:
@@ -312,19 +313,19 @@ def page_hocr(page: Page, index: int) -> str:
         f'<div class="ocr_page" id="page_{n}" title="{_bbox_str((0, 0, page.width, page.height))}; '
         f'ppageno {index}">'
     ]
-    for pi, para in enumerate(layout.paragraphs(page), start=1):
+    for pi, para in enumerate(reading.paragraphs(page), start=1):
         pbox = _bbox_str(para.bbox)
         parts.append(f'<div class="ocr_carea" id="block_{n}_{pi}" title="{pbox}">')
         parts.append(f'<p class="ocr_par" id="par_{n}_{pi}" title="{pbox}">')
         for li, line in enumerate(para.lines, start=1):
-            lbox = layout.union_bbox(line)
+            lbox = reading.union_bbox(line)
             size = round(lbox[3] - lbox[1])
             parts.append(
                 f'<span class="ocr_line" id="line_{n}_{pi}_{li}" title="{_bbox_str(lbox)}; x_size {size}">'
             )
             for w in line:
                 conf = max(0, min(100, round(w.confidence * 100)))
-                title = f"{_bbox_str(layout.word_bbox(w))}; x_wconf {conf}"
+                title = f"{_bbox_str(reading.word_bbox(w))}; x_wconf {conf}"
                 parts.append(
                     f'<span class="ocrx_word" id="word_{n}_{w.id}" title="{title}">{_text(w.text)}</span> '
                 )
@@ -572,7 +573,7 @@ class _PdfWriter:
             compress=False,
         )
         ops = [f"q {_num(width_pt)} 0 0 {_num(height_pt)} 0 0 cm /Im0 Do Q".encode(), b"BT 3 Tr /F1 1 Tf"]
-        for line in layout.text_lines(page):
+        for line in reading.text_lines(page):
             placed = [(w, g) for w in line if w.text and (g := _word_geometry(w, sx, sy, height_pt))]
             for i, (word, (x, y, cos, sin, length, height)) in enumerate(placed):
                 space = 0.0

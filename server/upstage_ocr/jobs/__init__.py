@@ -1,0 +1,1 @@
+"""OCR jobs: the SQLite store, the job and its pages, the runner and the backends it picks from."""

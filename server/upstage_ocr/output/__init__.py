@@ -1,0 +1,1 @@
+"""Output of a recognised result: export writers, reading order, schemas, search."""
