@@ -14,8 +14,10 @@ from PIL import Image, ImageDraw
 
 from upstage_ocr.errors import ConfigError, InputError, OutputPathError
 from upstage_ocr.models import OCRResult, Page, RawWord, build_page, parse_result
+from upstage_ocr.output import overlay
 from upstage_ocr.output import reading as layout
 from upstage_ocr.output import writers as exports
+from upstage_ocr.vocab import EXPORT_FORMATS
 
 IMAGES = {"dpi_150": "dpi_150.jpg", "reciepts": "reciepts.jpg", "check_box": "check_box.png"}
 
@@ -81,7 +83,7 @@ FIXTURES = ["dpi_150", "reciepts", "check_box", "multi_page"]
 
 
 def test_formats_and_unknown_format(tmp_path):
-    assert exports.FORMATS == ("txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay")
+    assert EXPORT_FORMATS == ("txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay")
     with pytest.raises(ConfigError) as err:
         exports.export([], "rtf", tmp_path / "x.rtf")
     assert "txt, md, json, csv, docx, hocr, pdf, overlay" in str(err.value)
@@ -421,7 +423,7 @@ def test_render_overlay_colours_boxes_by_confidence():
     ]
     page = build_page(0, 600, 120, raw, 0)
     image = Image.new("L", (1200, 240), 255)  # twice the size: boxes are scaled
-    out = exports.render_overlay(page, image)
+    out = overlay.render_overlay(page, image)
     assert out.size == image.size and out.mode == "RGB"
     r, g, b = out.getpixel((240, 100))  # inside "sure"
     assert g > r + 40 and b < 220
@@ -435,7 +437,7 @@ def test_overlay_export_single_and_multi_page(fixtures_dir, tmp_path):
     render = images_for(fixtures_dir, "multi_page", result)
     written = exports.export(result.pages, "overlay", tmp_path / "doc.overlay.png", page_image=render)
     assert [p.name for p in written] == [f"doc.overlay.page-{n}.png" for n in (1, 2, 3)]
-    assert written == exports.overlay_paths(tmp_path / "doc.overlay.png", 3)
+    assert written == overlay.overlay_paths(tmp_path / "doc.overlay.png", 3)
     for path, page in zip(written, result.pages, strict=True):
         assert_private_file(path)
         with Image.open(path) as im:
@@ -452,16 +454,16 @@ def test_overlay_export_single_and_multi_page(fixtures_dir, tmp_path):
 def test_overlay_of_rgba_fixture(fixtures_dir):
     result = load(fixtures_dir, "check_box")
     image = Image.open(fixtures_dir / "check_box.png")
-    out = exports.render_overlay(result.pages[0], image)
+    out = overlay.render_overlay(result.pages[0], image)
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     assert Image.open(io.BytesIO(buf.getvalue())).size == image.size
 
 
 def test_confidence_colours():
-    assert exports.confidence_color(1.0) == (0, 200, 0)
-    assert exports.confidence_color(0.75) == (230, 200, 0)
-    assert exports.confidence_color(0.2) == (230, 0, 0)
+    assert overlay.confidence_color(1.0) == (0, 200, 0)
+    assert overlay.confidence_color(0.75) == (230, 200, 0)
+    assert overlay.confidence_color(0.2) == (230, 0, 0)
 
 
 def test_streams_pages_one_at_a_time(tmp_path):

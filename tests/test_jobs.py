@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from upstage_ocr.errors import JobError, StoreError
-from upstage_ocr.jobs.store import JobStore, job_key
+from upstage_ocr.jobs.job import job_key
+from upstage_ocr.jobs.store import JobStore
 from upstage_ocr.models import Page
 
 

@@ -25,8 +25,9 @@ from upstage_ocr.errors import (
     JobError,
     PageRangeError,
 )
-from upstage_ocr.jobs.service import OCRService, mean_confidence
+from upstage_ocr.jobs.service import OCRService
 from upstage_ocr.settings import Settings
+from upstage_ocr.views import mean_confidence
 
 
 @pytest.fixture(autouse=True)

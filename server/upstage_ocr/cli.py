@@ -17,11 +17,10 @@ import anyio
 
 from . import __version__
 from .errors import OCRError, redact
-from .settings import ENGINES, SCHEMAS, Settings
+from .settings import Settings
+from .vocab import ENGINES, EXPORT_FORMATS, SCHEMAS
 
 log = logging.getLogger("upstage_ocr")
-
-EXPORT_FORMATS = ("txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -277,27 +276,17 @@ async def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def job_status(service: Any, job_id: str) -> dict[str, Any]:
-    job = service.get(job_id)
-    return {
-        "job_id": job.id,
-        "status": job.status,
-        "input": job.input_name,
-        "engine": job.engine,
-        "pages_done": job.pages_done,
-        "pages_total": job.pages_total,
-        "request_id": job.request_id,
-        "batches": job.batches,
-        "error": job.error,
-        "result_path": job.result_path if job.status == "completed" else None,
-    }
+def _status_json(job: Any) -> dict[str, Any]:
+    from .views import job_status
+
+    return job_status(job).model_dump(mode="json")
 
 
 async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .jobs.service import OCRService
 
     async with OCRService(settings) as service:
-        _print_json(job_status(service, args.job_id))
+        _print_json(_status_json(service.get(args.job_id)))
     return 0
 
 
@@ -307,17 +296,12 @@ async def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     async with OCRService(settings) as service:
         rows = list(service.iter_pages(args.job_id, args.pages, words=args.words))
         if args.json or args.words:
+            from .views import page_view
+
             out = []
             for idx, number, page in rows:
-                item: dict[str, Any] = {
-                    "page": idx + 1,
-                    "source_page": number,
-                    "text": page.text,
-                    "confidence": page.confidence,
-                    "width": page.width,
-                    "height": page.height,
-                }
-                if args.words:
+                item = page_view(idx, number, page, words=False).model_dump(mode="json", exclude={"words"})
+                if args.words:  # the words as the result file has them (Upstage's shape)
                     item["words"] = [w.model_dump(mode="json") for w in page.words]
                 out.append(item)
             _print_json(out)
@@ -333,7 +317,7 @@ async def _cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     async with OCRService(settings) as service:
         jobs = service.list_jobs(args.limit)
         if args.json:
-            _print_json([job_status(service, j.id) for j in jobs])
+            _print_json([_status_json(service.get(j.id)) for j in jobs])
         else:
             for j in jobs:
                 sys.stdout.write(

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, mask, register_secret
+from .vocab import ENGINES
 
 DEFAULT_BASE_URL = "https://api.upstage.ai/v1"
-ENGINES = ("auto", "upstage", "local", "tesseract")
-SCHEMAS = ("clova", "google")
 
 # name -> (env var, default, description, secret)
 ENV_VARS: dict[str, tuple[str, Any, str, bool]] = {

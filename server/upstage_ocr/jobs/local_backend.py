@@ -1,4 +1,4 @@
-"""Running a local engine over a document: pages rendered one at a time, inference off the event loop.
+"""The local engines backend: a job's pages rendered one at a time and recognised off the event loop.
 
 `run_local_pages` keeps at most `workers` pages in flight (each page: render + recognise in one worker thread),
 so both cores are busy while at most `workers` rasters exist. Results are delivered to `on_page` **in page
@@ -13,6 +13,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,8 +22,11 @@ from PIL import Image
 
 from .. import models
 from ..engines.base import Engine, get_engine
-from ..errors import EngineError, OCRError
-from ..inputs.documents import DEFAULT_DPI, DocumentInfo, iter_page_images
+from ..errors import EngineError, JobError, OCRError
+from ..inputs.documents import DEFAULT_DPI, DocumentInfo, inspect_document, iter_page_images
+from .job import Job
+from .runner import Progress
+from .store import JobStore
 
 
 def default_workers() -> int:
@@ -166,3 +170,36 @@ def first_error(exc: BaseException) -> BaseException:
         inner = exc.exceptions  # type: ignore[attr-defined]
         exc = next((e for e in inner if isinstance(e, OCRError)), inner[0])
     return exc
+
+
+class LocalBackend:
+    """A job's pages through a local engine, each committed to the store as it is delivered (in page order)."""
+
+    def __init__(self, store: JobStore, workers: int | None):
+        self.store = store
+        self.workers = workers
+
+    async def work(self, job: Job, progress: Progress | None) -> None:
+        info = await anyio.to_thread.run_sync(inspect_document, Path(job.input_path))
+        if info.sha256 != job.sha256 and job.input_path == job.source:
+            raise JobError(
+                f"{job.input_path} changed since the job was created", hint="Run it again with force"
+            )
+        numbers = job.page_numbers or list(range(1, (info.page_count or 1) + 1))
+        position = {n: i for i, n in enumerate(numbers)}
+        done = self.store.done_indexes(job.id)
+        remaining = [n for i, n in enumerate(numbers) if i not in done]
+        total = len(numbers)
+        lang = job.options.get("lang")
+        self.store.update(job.id, model_version=model_version_for(job.engine, lang), pages_total=total)
+
+        async def on_page(number: int, page: models.Page) -> None:
+            count = self.store.add_pages(job.id, [(position[number], number, page)])
+            if progress:
+                await progress(count, total, f"page {number} ({count}/{total})")
+
+        if progress and done:
+            await progress(len(done), total, f"resuming after {len(done)} finished pages")
+        await run_local_pages(
+            info, remaining, engine_name=job.engine, lang=lang, on_page=on_page, workers=self.workers
+        )

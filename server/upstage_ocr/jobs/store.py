@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -23,14 +22,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import JobError, StoreError
 from ..models import Page
+from .job import Job
 
-JobStatus = Literal["queued", "running", "completed", "failed"]
 UNFINISHED: tuple[str, ...] = ("queued", "running")
 LEASE_SECONDS = 30.0
 SCHEMA_VERSION = 1
@@ -92,12 +90,6 @@ CREATE TABLE IF NOT EXISTS raw_results (
 """
 
 
-def job_key(sha256: str, options: dict[str, Any]) -> str:
-    """The identity of a job: the content hash plus every option that changes the result."""
-    blob = json.dumps({"sha256": sha256, **options}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}"
 
@@ -122,46 +114,6 @@ def _owner_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-@dataclass
-class Job:
-    id: str
-    job_key: str
-    input_name: str
-    input_path: str
-    source: str
-    sha256: str
-    size: int
-    options: dict[str, Any]
-    engine: str
-    status: str
-    pages_total: int | None
-    pages_done: int
-    page_numbers: list[int] | None
-    request_id: str | None
-    model_version: str | None
-    billed_pages: int
-    error: str | None
-    error_code: str | None
-    result_path: str | None
-    created_at: float
-    updated_at: float
-    finished_at: float | None
-    lease_owner: str | None = None
-    lease_until: float | None = None
-    batches: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("completed", "failed")
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
-        data = dict(row)
-        data["options"] = json.loads(data["options"])
-        data["page_numbers"] = json.loads(data["page_numbers"]) if data["page_numbers"] else None
-        return cls(**data)
 
 
 _PAGE_HEAD = "json_extract(data, '$.confidence', '$.height', '$.id', '$.text', '$.width')"

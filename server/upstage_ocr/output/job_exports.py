@@ -10,6 +10,7 @@ import anyio
 
 from ..errors import JobError
 from ..fsutil import resolve_output
+from ..vocab import EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -79,11 +80,11 @@ async def export_job(
     """Write a finished job in `fmt`; returns the absolute paths written."""
     from . import writers
 
-    if fmt not in writers.FORMATS:
+    if fmt not in EXPORT_FORMATS:
         from ..errors import ConfigError
 
         raise ConfigError(
-            f"unknown export format {fmt!r}", hint=f"Choose one of: {', '.join(writers.FORMATS)}"
+            f"unknown export format {fmt!r}", hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}"
         )
     job = _finished(service, job_id)
     target = resolve_output(output, job.input_name, Path(job.input_path), SUFFIXES[fmt])
@@ -115,7 +116,7 @@ def search_job(service: OCRService, job_id: str, query: str, limit: int = 10) ->
 
 
 async def render_overlay_png(service: OCRService, job_id: str, page: int) -> bytes:
-    from .writers import render_overlay
+    from .overlay import render_overlay
 
     job = service.get(job_id)
     rows = list(service.iter_pages(job_id, str(page)))

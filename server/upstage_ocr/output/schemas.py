@@ -17,8 +17,6 @@ from ..errors import ConfigError
 from ..models import OCRResult, Page, Word
 from . import reading
 
-SCHEMAS = ("clova", "google")
-
 
 def convert(result: OCRResult, schema: str | None) -> dict[str, Any]:
     """`result` in `schema` ("clova", "google"), or the Upstage shape itself for None / ""."""

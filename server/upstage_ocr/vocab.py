@@ -1,0 +1,28 @@
+"""Every closed vocabulary of the project, defined once: engines, result schemas, export formats, job states,
+input file kinds. The CLI's choices, the MCP tools' Literal types and the settings' checks derive from these.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+EngineName = Literal["auto", "upstage", "local", "tesseract"]
+"""Engines a user can ask for: `auto` is `upstage` with an API key, else `local` (offline)."""
+ENGINES: tuple[EngineName, ...] = get_args(EngineName)
+
+SchemaName = Literal["clova", "google"]
+"""Other OCR result shapes a result can be written in (besides Upstage's own)."""
+SCHEMAS: tuple[SchemaName, ...] = get_args(SchemaName)
+
+ExportFormat = Literal["txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay"]
+"""What a finished job can be exported as."""
+EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
+
+JobStatus = Literal["queued", "running", "completed", "failed"]
+JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
+UNFINISHED_STATUSES: tuple[JobStatus, ...] = ("queued", "running")
+FINISHED_STATUSES: tuple[JobStatus, ...] = ("completed", "failed")
+
+FileKind = Literal["image", "tiff", "pdf", "office"]
+"""What an input file is, by its content: decides how its pages are read."""
+FILE_KINDS: tuple[FileKind, ...] = get_args(FileKind)
