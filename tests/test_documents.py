@@ -25,9 +25,9 @@ from upstage_ocr.inputs.documents import (
     DocumentInfo,
     inspect_document,
     iter_page_images,
-    parse_page_range,
     render_page,
 )
+from upstage_ocr.jobs.pages import parse_page_range
 
 
 def _png(path: Path, size=(120, 60), color="white") -> Path:
