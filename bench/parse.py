@@ -67,7 +67,7 @@ def run(pages: list[RenderedPage], source: str, repeat: int) -> None:
     for page in pages:
         if source == "ocr":
             from upstage_ocr.engines.base import get_engine
-            from upstage_ocr.local import recognize_page
+            from upstage_ocr.jobs.local_backend import recognize_page
 
             korean = page.name == "korean"
             t = time.perf_counter()

@@ -154,7 +154,7 @@ def norm(text: str) -> str:
 )
 def test_ocr_words_pages(make, engine, lang):
     from upstage_ocr.engines.base import get_engine
-    from upstage_ocr.local import recognize_page
+    from upstage_ocr.jobs.local_backend import recognize_page
 
     page = make()
     words = recognize_page(get_engine(engine), page.image, 0, lang).words
