@@ -13,11 +13,12 @@ import re
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from upstage_ocr import exports, layout
 from upstage_ocr.engines import hangul, tesseract
 from upstage_ocr.engines.base import get_engine
 from upstage_ocr.engines.columns import blocks, field_breaks
-from upstage_ocr.local import recognize_page
+from upstage_ocr.jobs.local_backend import recognize_page
+from upstage_ocr.output import reading as layout
+from upstage_ocr.output import writers as exports
 
 NOTO_SANS_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
