@@ -252,7 +252,7 @@ def test_an_unsure_hangul_ending_is_not_dropped():
     """Tesseract read `4층` unsurely and RapidOCR, asked about the word's crop, read only `4` (it cannot read
     Hangul): the word stays `4층` (it once became `4`). Where RapidOCR read more Latin than Tesseract's Latin
     part, the ending was Latin ink misread, and goes."""
-    from upstage_ocr.engines.layout import TextWord, quad_from_box
+    from upstage_ocr.engines.geometry import TextWord, quad_from_box
 
     word = TextWord("4층", 0.5, quad_from_box(100, 10, 160, 40))
     assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("4", 0.9)})] == ["4층"]

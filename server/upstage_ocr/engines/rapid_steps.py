@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .cascade import cascade_recognise
-from .layout import Quad
+from .geometry import Quad
 
 DET_LIMIT = 736  # RapidOCR's detector enlarges images whose shorter side is below this (Det.limit_side_len)
 # The tiny detector finds lines as well on pages scaled so their longer side is about this many pixels (an A4
