@@ -46,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 import anyio
 from _labelled import LabelledPage, build, collapse
-from upstage_ocr.documents import inspect_document
 
 from upstage_ocr.engines.builtin import shared_local
+from upstage_ocr.inputs.documents import inspect_document
 from upstage_ocr.jobs.local_backend import recognize_page, run_local_pages
 
 ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn"]

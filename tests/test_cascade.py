@@ -14,11 +14,11 @@ import anyio
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from upstage_ocr.documents import inspect_document
 
 from upstage_ocr import models
 from upstage_ocr.engines import base, cascade
 from upstage_ocr.errors import EngineError
+from upstage_ocr.inputs.documents import inspect_document
 from upstage_ocr.jobs.local_backend import run_local_pages
 
 
