@@ -258,3 +258,16 @@ def test_an_unsure_hangul_ending_is_not_dropped():
     assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("4", 0.9)})] == ["4층"]
     word = TextWord("AP스", 0.5, quad_from_box(100, 10, 160, 40))
     assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("APIs", 0.97)})] == ["APIs"]
+
+
+def test_latin_misread_as_a_hangul_ending_is_latin_again():
+    """`kor` read `API` as `4미` (sure, 0.77); RapidOCR reads the word's crop as `API`, sure, as wide as the
+    whole box: the ink is Latin. A sure `3월` that RapidOCR reads `3h` keeps its Hangul."""
+    from upstage_ocr.engines.layout import TextWord, quad_from_box
+
+    word = TextWord("4미", 0.77, quad_from_box(957, 10, 994, 50))
+    assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("API", 0.99)})] == ["API"]
+    word = TextWord("3월", 0.93, quad_from_box(188, 10, 234, 50))
+    assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("3h", 0.97)})] == ["3월"]
+    word = TextWord("Logistics를", 0.9, quad_from_box(100, 10, 300, 50))
+    assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("Logistics", 0.99)})] == ["Logistics를"]

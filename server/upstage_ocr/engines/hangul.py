@@ -58,6 +58,11 @@ PIECE_CONF = 0.75
 # `TX 고 근 우 51 U`): PP-OCRv6 reads Hangul as low-confidence CJK debris or nothing, never as sure Latin.
 SURE_PIECE = 0.9
 LATIN_COVER = 0.6
+# A Latin character is about this many line-box heights wide (a Hangul syllable about 0.67): a word whose
+# Latin reading is this wide over LATIN_COVER_ALL of its box is Latin throughout.
+LATIN_CHAR_WIDTH = 0.37
+LATIN_COVER_ALL = 0.85
+MAX_WIDE_LATIN = 4
 
 _SYLLABLE = re.compile("[\uac00-\ud7a3]")
 _LATIN_WORD = re.compile("[A-Za-z\u00c0-\u024f]{2,}")
@@ -156,8 +161,9 @@ def _needs_rapid(word: TextWord) -> bool:
     syllables = len(_SYLLABLE.findall(word.text))
     if not syllables:
         return True
-    if _LATIN_THEN_HANGUL.match(word.text):  # `14일`, `API를`: Tesseract reads these well when it is sure
-        return word.confidence < TRUST_HANGUL
+    ending = _LATIN_THEN_HANGUL.match(word.text)
+    if ending:  # `14일`, `API를`: Tesseract reads these well when it is sure, but `API` alone may be `4미`
+        return word.confidence < TRUST_HANGUL or len(_SYLLABLE.findall(ending.group(2))) == 1
     return not _mostly_hangul(word.text) or word.confidence < SURE_HANGUL
 
 
@@ -237,11 +243,18 @@ def merge_line(
             continue
         text, conf = reread.get(index, ("", 0.0))
         lead = _LEADING_LATIN.match(text.strip())
+        # a sure `3월` is read again only to catch Latin misread as Hangul: RapidOCR's reading counts when it
+        # is sure and as wide as the whole word (`API` for `4미`), not when it reads `3h`
+        sure_ending = _LATIN_THEN_HANGUL.match(word.text) and word.confidence >= TRUST_HANGUL
+        if sure_ending and not (
+            lead and conf >= SURE_LATIN and _latin_wide(word, lead.group(0).strip(), height)
+        ):
+            lead = None
         if conf >= REREAD_CONF and lead and lead.group(0).strip():
             # RapidOCR read this word's own crop: its Latin, plus a Hangul ending Tesseract is sure of
             ending = _LATIN_THEN_HANGUL.match(word.text)
             latin_text = lead.group(0).strip()
-            if ending and _keeps_ending(word, ending, latin_text):
+            if ending and _keeps_ending(word, ending, latin_text, height):
                 latin_text += ending.group(2)  # one word, as Tesseract saw it: `API를`, `123번지`, `4층`
             elif _SYLLABLE.search(word.text) and not ending and not _plainly_latin(word, text, conf):
                 out.append(word)  # an unsure Hangul word RapidOCR does not plainly read as Latin: keep it
@@ -274,13 +287,26 @@ def merge_line(
     return out
 
 
-def _keeps_ending(word: TextWord, ending: re.Match[str], latin: str) -> bool:
+def _keeps_ending(word: TextWord, ending: re.Match[str], latin: str, height: float) -> bool:
     """Whether a Hangul ending Tesseract read after Latin (`4층`, `API를`) is kept on RapidOCR's reading of
-    the Latin part: when Tesseract is fairly sure, the ending is long, or RapidOCR read no more characters
-    than Tesseract's Latin part (so the ending's ink is what RapidOCR cannot read: Hangul)."""
+    the Latin part. Not when RapidOCR's Latin is as wide as the whole word (`API` read `4미` by `kor`: the
+    ink is Latin); else when Tesseract is fairly sure, the ending is long, or RapidOCR read no more
+    characters than Tesseract's Latin part (so the ending's ink is what RapidOCR cannot read: Hangul)."""
+    if _latin_wide(word, latin, height):
+        return False
     if word.confidence >= TRUST_HANGUL or len(_SYLLABLE.findall(ending.group(2))) >= 2:
         return True
     return len(latin.replace(" ", "")) <= len(ending.group(1).replace(" ", ""))
+
+
+def _latin_wide(word: TextWord, latin: str, height: float) -> bool:
+    """RapidOCR's short Latin reading of a word's crop (`API`) leaves no room in the word's box for the
+    Hangul Tesseract read there (`4미`). Longer readings are not judged: the width estimate is too rough."""
+    n = len(latin.replace(" ", ""))
+    if n > MAX_WIDE_LATIN:
+        return False
+    left, right = _span(word.points)
+    return LATIN_CHAR_WIDTH * height * n >= LATIN_COVER_ALL * (right - left)
 
 
 def _by_source(latin: Sequence[tuple[int, TextWord]]) -> list[TextWord]:
