@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from upstage_ocr.engines import hangul, tesseract
 from upstage_ocr.engines.base import get_engine
 from upstage_ocr.engines.columns import blocks, field_breaks
+from upstage_ocr.engines.geometry import TextWord, quad_from_box
 from upstage_ocr.jobs.local_backend import recognize_page
 from upstage_ocr.output import reading as layout
 from upstage_ocr.output import writers as exports
@@ -252,8 +253,6 @@ def test_an_unsure_hangul_ending_is_not_dropped():
     """Tesseract read `4층` unsurely and RapidOCR, asked about the word's crop, read only `4` (it cannot read
     Hangul): the word stays `4층` (it once became `4`). Where RapidOCR read more Latin than Tesseract's Latin
     part, the ending was Latin ink misread, and goes."""
-    from upstage_ocr.engines.geometry import TextWord, quad_from_box
-
     word = TextWord("4층", 0.5, quad_from_box(100, 10, 160, 40))
     assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("4", 0.9)})] == ["4층"]
     word = TextWord("AP스", 0.5, quad_from_box(100, 10, 160, 40))
@@ -263,8 +262,6 @@ def test_an_unsure_hangul_ending_is_not_dropped():
 def test_latin_misread_as_a_hangul_ending_is_latin_again():
     """`kor` read `API` as `4미` (sure, 0.77); RapidOCR reads the word's crop as `API`, sure, as wide as the
     whole box: the ink is Latin. A sure `3월` that RapidOCR reads `3h` keeps its Hangul."""
-    from upstage_ocr.engines.layout import TextWord, quad_from_box
-
     word = TextWord("4미", 0.77, quad_from_box(957, 10, 994, 50))
     assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("API", 0.99)})] == ["API"]
     word = TextWord("3월", 0.93, quad_from_box(188, 10, 234, 50))
