@@ -19,7 +19,7 @@ from upstage_ocr.errors import (
     PageRangeError,
     UnsupportedFormatError,
 )
-from upstage_ocr.inputs import documents
+from upstage_ocr.inputs import documents, images, office
 from upstage_ocr.inputs.documents import (
     MAX_FILE_BYTES,
     DocumentInfo,
@@ -169,7 +169,7 @@ def test_office_types_by_content_and_extension(tmp_path, monkeypatch):
     with pytest.raises(UnsupportedFormatError):
         inspect_document(doc)
     # Without LibreOffice the local path says what to install, or to use the API.
-    monkeypatch.setattr(documents, "find_soffice", lambda: None)
+    monkeypatch.setattr(office, "find_soffice", lambda: None)
     with pytest.raises(ConfigError, match="LibreOffice"):
         list(iter_page_images(info))
 
@@ -275,7 +275,7 @@ def test_pixel_bomb_is_refused_from_the_header(tmp_path):
 
 def test_pixel_limit_between_one_and_two_times(tmp_path, monkeypatch):
     # Over MAX_PIXELS but under PIL's hard refusal (2x): our own check still refuses it.
-    monkeypatch.setattr(documents, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
     path = _png(tmp_path / "big.png", size=(40, 30))
     with pytest.raises(FileTooLargeError):
         inspect_document(path)

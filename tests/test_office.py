@@ -7,9 +7,9 @@ import json
 import pytest
 
 from upstage_ocr.cli import main
-from upstage_ocr.inputs import documents
+from upstage_ocr.inputs import office
 
-pytestmark = pytest.mark.skipif(documents.find_soffice() is None, reason="LibreOffice is not installed")
+pytestmark = pytest.mark.skipif(office.find_soffice() is None, reason="LibreOffice is not installed")
 
 
 def _docx(path, lines):

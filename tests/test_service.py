@@ -184,6 +184,33 @@ async def test_engine_failure_fails_the_job_with_a_message_and_keeps_finished_pa
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("spelling", ["absolute", "relative", "dotted", "symlink", "home"])
+async def test_an_input_changed_after_submit_is_caught_whatever_the_spelling_of_its_path(
+    settings, tmp_path, monkeypatch, calls, spelling
+):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = make_pdf(folder / "c.pdf", 2)
+    (tmp_path / "link.pdf").symlink_to(doc)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    given = {
+        "absolute": str(doc),
+        "relative": "docs/c.pdf",
+        "dotted": "./docs/../docs/c.pdf",
+        "symlink": str(tmp_path / "link.pdf"),
+        "home": "~/docs/c.pdf",
+    }[spelling]
+    async with OCRService(settings) as service:
+        sub = await service.submit(given)
+        make_pdf(doc, 3)  # the file is replaced before the job runs
+        job = await service.run(sub.job.id)
+    assert job.status == "failed" and job.error_code == "job_error"
+    assert job.error is not None and "changed since the job was created" in job.error
+    assert recognised(calls) == []
+
+
+@pytest.mark.anyio
 async def test_submit_errors(settings, tmp_path):
     async with OCRService(settings) as service:
         with pytest.raises(FileMissingError, match="file not found"):

@@ -13,6 +13,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from PIL import Image
 from .. import models
 from ..engines.base import Engine, get_engine
 from ..errors import EngineError, JobError, OCRError
+from ..inputs import office
 from ..inputs.documents import DEFAULT_DPI, DocumentInfo, inspect_document, iter_page_images
 from .job import Job
 from .runner import Progress
@@ -175,16 +177,19 @@ def first_error(exc: BaseException) -> BaseException:
 class LocalBackend:
     """A job's pages through a local engine, each committed to the store as it is delivered (in page order)."""
 
-    def __init__(self, store: JobStore, workers: int | None):
+    def __init__(self, store: JobStore, workers: int | None, office_cache: Path):
         self.store = store
         self.workers = workers
+        self.office_cache = office_cache
 
     async def work(self, job: Job, progress: Progress | None) -> None:
-        info = await anyio.to_thread.run_sync(inspect_document, Path(job.input_path))
-        if info.sha256 != job.sha256 and job.input_path == job.source:
-            raise JobError(
-                f"{job.input_path} changed since the job was created", hint="Run it again with force"
-            )
+        path = Path(job.input_path)  # resolved when the job was created, whatever the spelling given
+        converted = path == office.conversion_path(self.office_cache, job.sha256).resolve()
+        # The input is hashed again to catch a file changed since the job was created (not a conversion,
+        # which is ours and keyed by the hash of the file it came from).
+        info = await anyio.to_thread.run_sync(partial(inspect_document, path, digest=not converted))
+        if not converted and info.sha256 != job.sha256:
+            raise JobError(f"{path} changed since the job was created", hint="Run it again with force")
         numbers = job.page_numbers or list(range(1, (info.page_count or 1) + 1))
         position = {n: i for i, n in enumerate(numbers)}
         done = self.store.done_indexes(job.id)

@@ -50,9 +50,22 @@ def parse_page_range(spec: str | None, total: int | None) -> list[int] | None:
     return sorted(pages)
 
 
-def all_pages(count: int | None) -> list[int] | None:
-    """1..count, or None when the count is unknown."""
-    return list(range(1, count + 1)) if count is not None else None
+def select_pages(spec: str | None, count: int | None) -> tuple[list[int] | None, list[int] | None]:
+    """(the job's page numbers, the selection that is part of its identity) for `spec` over `count` pages.
+
+    The page numbers are every page when `spec` selects none (None when the count is unknown). A selection of
+    every page is no selection: the same job as without one (and no subset upload).
+    """
+    numbers = parse_page_range(spec, count)
+    if numbers is None and count is not None:
+        numbers = list(range(1, count + 1))
+    if numbers is not None and count is None:
+        raise PageRangeError(
+            "pages cannot be selected in this file type on the upstage engine", hint="Omit --pages"
+        )
+    everything = list(range(1, count + 1)) if count is not None else None
+    selected = numbers if (spec and numbers is not None and numbers != everything) else None
+    return numbers, selected
 
 
 def format_page_ranges(numbers: Sequence[int]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,23 +19,21 @@ from ..errors import (
     NO_KEY_HINT,
     AuthenticationError,
     ConfigError,
-    FileTooLargeError,
-    PageRangeError,
     redact,
 )
 from ..fsutil import resolve_output
-from ..inputs import documents
 from ..models import OCRResult, Page
 from ..settings import Settings
 from ..vocab import ENGINES, SCHEMAS
 from .job import Job, job_key
-from .pages import all_pages, parse_page_range
+from .pages import parse_page_range, select_pages
 from .runner import Backend, Progress, Runner, stored_result, write_result
 from .store import JobStore
 
 if TYPE_CHECKING:
     import httpx
 
+    from ..inputs.documents import DocumentInfo
     from ..upstage.client import UpstageClient
 
 
@@ -117,33 +116,14 @@ class OCRService:
                 f"unknown schema {schema!r}", hint=f"Choose one of: {', '.join(SCHEMAS)} (or none)"
             )
         engine_name = self.resolve_engine(engine)
-        path = await self.fetch_source(source)
-        info = await anyio.to_thread.run_sync(documents.inspect_document, path)
-        work_info = info
-        if engine_name != "upstage" and info.kind == "office":
-            converted = self.settings.home / "converted" / info.sha256[:24]  # one folder per content
-            converted.mkdir(parents=True, exist_ok=True)
-            pdf = await anyio.to_thread.run_sync(documents.convert_office_to_pdf, info, converted)
-            work_info = await anyio.to_thread.run_sync(documents.inspect_document, pdf)
-        page_numbers = parse_page_range(pages, work_info.page_count)
-        if page_numbers is None and work_info.page_count is not None:
-            page_numbers = list(range(1, work_info.page_count + 1))
-        if page_numbers is not None and work_info.page_count is None:
-            raise PageRangeError(
-                "pages cannot be selected in this file type on the upstage engine", hint="Omit --pages"
-            )
-        total = len(page_numbers) if page_numbers is not None else None
+        info, work_info = await self._inspect(source, engine_name)
+        page_numbers, selected = select_pages(pages, work_info.page_count)
         if engine_name == "upstage":
-            self._check_cloud_limits(info, total, page_numbers)
-        target = resolve_output(output, info.name, info.path)
-        options: dict[str, Any] = {
-            "engine": engine_name,
-            "schema": schema,
-            # A selection of every page is no selection: the same job as without one (and no subset upload).
-            "pages": page_numbers
-            if (pages and page_numbers is not None and page_numbers != all_pages(work_info.page_count))
-            else None,
-        }
+            from .upstage_backend import check_limits
+
+            check_limits(info, page_numbers)
+        target = resolve_output(output, info.name, info.path)  # a bad output path fails before any job exists
+        options: dict[str, Any] = {"engine": engine_name, "schema": schema, "pages": selected}
         if engine_name == "upstage":
             options["model"] = model or self.settings.model
         else:
@@ -155,39 +135,41 @@ class OCRService:
         job, created = self.store.find_or_create(
             key=key,
             input_name=info.name,
-            input_path=str(work_info.path.resolve()),
+            input_path=str(work_info.path),
             source=redact(source),
             sha256=info.sha256,
             size=info.size,
             options=options,
             engine=engine_name,
-            pages_total=total,
+            pages_total=len(page_numbers) if page_numbers is not None else None,
             page_numbers=page_numbers,
             reuse=not force,
         )
-        if not created:
-            if output is not None or job.result_path is None:
-                self.store.update(job.id, result_path=str(target))
-                if job.status == "completed":
-                    await write_result(self.store, self.store.get(job.id))
-            return Submission(self.store.get(job.id), reused=True)
-        self.store.update(job.id, result_path=str(target))
-        return Submission(self.store.get(job.id), reused=False)
+        if created or output is not None or job.result_path is None:
+            self.store.update(job.id, result_path=str(target))
+            if not created and job.status == "completed":
+                await write_result(self.store, self.store.get(job.id))
+        return Submission(self.store.get(job.id), reused=not created)
 
-    def _check_cloud_limits(
-        self, info: documents.DocumentInfo, total: int | None, numbers: list[int] | None
-    ) -> None:
-        if total is not None and total > documents.MAX_PAGES_ASYNC:
-            raise FileTooLargeError(
-                f"{info.name} has {total} pages; the Upstage API takes at most {documents.MAX_PAGES_ASYNC} per document",
-                hint="Select a range with --pages (e.g. 1-1000) and run the rest as another job",
-            )
-        subset = numbers is not None and info.page_count is not None and len(numbers) < info.page_count
-        if subset and info.kind != "pdf":
-            raise PageRangeError(
-                f"pages can be selected only in PDFs on the upstage engine ({info.name} is {info.kind})",
-                hint="Omit --pages or use --engine local",
-            )
+    async def _inspect(self, source: str, engine_name: str) -> tuple[DocumentInfo, DocumentInfo]:
+        """(the input, what the engine reads): an office file becomes its PDF for the local engines.
+
+        The input is hashed once, here; its conversion (kept by content hash) is not hashed at all.
+        """
+        from ..inputs import documents, office
+
+        path = await self.fetch_source(source)
+        info = await anyio.to_thread.run_sync(documents.inspect_document, path)
+        if engine_name == "upstage" or info.kind != "office":
+            return info, info
+        pdf = await anyio.to_thread.run_sync(office.converted_pdf, info, self.office_cache)
+        work_info = await anyio.to_thread.run_sync(partial(documents.inspect_document, pdf, digest=False))
+        return info, work_info
+
+    @property
+    def office_cache(self) -> Path:
+        """Where office files are kept converted to PDF, one folder per content hash."""
+        return self.settings.home / "converted"
 
     # -- run -------------------------------------------------------------------------------------------
     def _backend_for(self, job: Job) -> Backend:
@@ -197,7 +179,7 @@ class OCRService:
             return UpstageBackend(self.store, self.client)
         from .local_backend import LocalBackend
 
-        return LocalBackend(self.store, self.settings.workers)
+        return LocalBackend(self.store, self.settings.workers, self.office_cache)
 
     async def run(self, job_id: str, progress: Progress | None = None) -> Job:
         """Work the job to its end in this task (or wait while another process does). Returns the final job."""

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequestError, OCRError
+import anyio
+
+from ..errors import BadRequestError, FileTooLargeError, OCRError, PageRangeError
 from ..inputs import documents
 from ..models import parse_result
 from .job import Job
@@ -26,6 +28,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("upstage_ocr")
 
 SYNC_CHUNK_PAGES = documents.MAX_PAGES_SYNC
+
+
+def check_limits(info: documents.DocumentInfo, numbers: list[int] | None) -> None:
+    """Refuse what the Upstage API would refuse, before anything is uploaded: too many pages, a page
+    selection in anything but a PDF (a subset is uploaded as a PDF cut out of the input)."""
+    total = len(numbers) if numbers is not None else None
+    if total is not None and total > documents.MAX_PAGES_ASYNC:
+        raise FileTooLargeError(
+            f"{info.name} has {total} pages; the Upstage API takes at most {documents.MAX_PAGES_ASYNC} per document",
+            hint="Select a range with --pages (e.g. 1-1000) and run the rest as another job",
+        )
+    subset = numbers is not None and info.page_count is not None and len(numbers) < info.page_count
+    if subset and info.kind != "pdf":
+        raise PageRangeError(
+            f"pages can be selected only in PDFs on the upstage engine ({info.name} is {info.kind})",
+            hint="Omit --pages or use --engine local",
+        )
 
 
 class UpstageBackend:
@@ -85,7 +104,9 @@ class UpstageBackend:
                 job.id, pages_done=job.pages_total or 0, model_version=str(raw.get("modelVersion", ""))
             )
             return
-        sizes = None if "apiVersion" in raw else self._page_sizes(job, None if whole else indexes)
+        sizes = None
+        if "apiVersion" not in raw:  # the other documented shape: coordinates 0..1 of the pages sent
+            sizes = await anyio.to_thread.run_sync(self._page_sizes, job, None if whole else indexes)
         result = parse_result(raw, page_sizes=sizes)
         if whole and "apiVersion" in raw:
             self.store.set_envelope(job.id, raw)
@@ -105,7 +126,7 @@ class UpstageBackend:
     def _page_sizes(self, job: Job, indexes: list[int] | None) -> list[tuple[int, int]] | None:
         """Pixel sizes of the pages sent, to turn the other documented shape's 0..1 coordinates into pixels."""
         try:
-            info = documents.inspect_document(Path(job.input_path))
+            info = documents.inspect_document(Path(job.input_path), digest=False)
             if info.kind == "office":
                 return None
             sizes = documents.page_sizes(info, documents.DEFAULT_DPI)

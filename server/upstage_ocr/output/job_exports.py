@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +50,10 @@ def _finished(service: OCRService, job_id: str) -> Job:
 class PageImages:
     """Page rasters of a job's input, rendered one at a time at the size the result's boxes refer to."""
 
-    def __init__(self, job: Job, sizes: dict[int, tuple[int, int]]):
+    def __init__(self, job: Job, sizes: dict[int, tuple[int, int]], office_cache: Path):
         self.job = job
         self.sizes = sizes
+        self.office_cache = office_cache
         self._info: Any = None
 
     def __call__(self, index: int) -> Image.Image:
@@ -64,10 +66,10 @@ class PageImages:
                     f"the input {path} is gone; page images cannot be rendered",
                     hint="Export txt/md/json/csv/docx/hocr instead, or OCR the file again",
                 )
-            self._info = documents.inspect_document(path)
-        numbers = self.job.page_numbers or []
-        number = numbers[index] if index < len(numbers) else index + 1
-        image = documents.render_page(self._info, number)
+            self._info = documents.inspect_document(path, digest=False)
+            if self._info.kind == "office":  # converted once per content, like the local engines' input
+                self._info = replace(self._info, sha256=self.job.sha256)
+        image = documents.render_page(self._info, self.job.page_number(index), office_cache=self.office_cache)
         size = self.sizes.get(index)
         if size and image.size != size and size[0] > 0 and size[1] > 0:
             image = image.resize(size)
@@ -90,7 +92,7 @@ async def export_job(
     target = resolve_output(output, job.input_name, Path(job.input_path), SUFFIXES[fmt])
     indexes = service.page_indexes(job, pages)
     sizes = {idx: (p.width, p.height) for idx, _n, p in service.store.iter_pages(job_id, indexes)}
-    images = PageImages(job, sizes)
+    images = PageImages(job, sizes, service.office_cache)
     order = sorted(sizes)  # the writers number pages by their position in the stream
     meta = {"modelVersion": job.model_version or "", "numBilledPages": job.billed_pages}
 
@@ -125,7 +127,7 @@ async def render_overlay_png(service: OCRService, job_id: str, page: int) -> byt
     idx, _number, ocr_page = rows[0]
 
     def run() -> bytes:
-        image = PageImages(job, {idx: (ocr_page.width, ocr_page.height)})(idx)
+        image = PageImages(job, {idx: (ocr_page.width, ocr_page.height)}, service.office_cache)(idx)
         buf = io.BytesIO()
         render_overlay(ocr_page, image).save(buf, format="PNG")
         return buf.getvalue()
