@@ -22,7 +22,6 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +99,9 @@ class FastEngine:
     def model_version(self) -> str:
         return FAKE_MODEL_VERSION
 
+    def model_version_for(self, lang: str | None) -> str:
+        return FAKE_MODEL_VERSION
+
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[Any]:
         from upstage_ocr.models import RawWord
 
@@ -131,34 +133,19 @@ class FastEngine:
         return words
 
 
-def install_fake_engine() -> dict[str, Any]:
-    """Register FastEngine as "local" (in place of RapidOCR); returns what to pass to `uninstall_fake_engine`."""
-    from upstage_ocr.engines import base
+def fake_engine() -> contextlib.AbstractContextManager[None]:
+    """FastEngine as "local" (in place of RapidOCR) inside the block."""
+    from upstage_ocr.engines.base import override_engines
 
-    with contextlib.suppress(Exception):
-        base._ensure_builtin()  # register the shipped engines first, so they don't overwrite ours later
-    saved = {"factories": dict(base._factories), "instances": dict(base._instances)}
-    base._factories["local"] = FastEngine
-    base._instances.pop("local", None)
-    return saved
+    return override_engines({"local": FastEngine})
 
 
-def uninstall_fake_engine(saved: dict[str, Any]) -> None:
-    from upstage_ocr.engines import base
-
-    base._factories.clear()
-    base._factories.update(saved["factories"])
-    base._instances.clear()
-    base._instances.update(saved["instances"])
+_PROCESS_WIDE = contextlib.ExitStack()
 
 
-@contextlib.contextmanager
-def fake_engine() -> Iterator[None]:
-    saved = install_fake_engine()
-    try:
-        yield
-    finally:
-        uninstall_fake_engine(saved)
+def install_fake_engine() -> None:
+    """FastEngine as "local" for the rest of this process (test subprocesses, benchmarks)."""
+    _PROCESS_WIDE.enter_context(fake_engine())
 
 
 _SITECUSTOMIZE = """\
@@ -246,11 +233,10 @@ def downloaded_batches(fake: Any) -> list[int]:
 
 def fast_polling(monkeypatch: Any, interval: float = 0.05) -> None:
     """Make the Upstage client poll async requests every `interval` seconds (in this process)."""
-    from upstage_ocr.upstage.client import UpstageClient
+    from upstage_ocr.upstage import client
 
-    defaults = dict(UpstageClient.follow_async.__kwdefaults__ or {})
-    defaults.update(poll_interval=interval, max_poll_interval=interval * 4)
-    monkeypatch.setattr(UpstageClient.follow_async, "__kwdefaults__", defaults)
+    monkeypatch.setattr(client, "POLL_SECONDS", interval)
+    monkeypatch.setattr(client, "MAX_POLL_SECONDS", interval * 4)
 
 
 # -- a raw stdio MCP server process (for SIGKILL tests) ------------------------------------------------------

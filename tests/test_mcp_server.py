@@ -419,19 +419,11 @@ async def test_export_search_and_render(mode, tmp_path, tmp):
 @pytest.mark.slow
 async def test_real_local_engine_on_check_box(fixtures_dir, tmp):
     pytest.importorskip("upstage_ocr.jobs.local_backend")
-    from upstage_ocr.engines import base
+    from upstage_ocr.engines.base import override_engines
 
-    saved = dict(base._factories), dict(base._instances)
-    base._factories.clear()
-    base._instances.clear()
-    try:
+    with override_engines({}):  # the registered engines, not the fake one
         async with Client(server()) as client:
             out = await ok(client, "ocr_document", {"path": str(fixtures_dir / "check_box.png")})
-    finally:
-        base._factories.clear()
-        base._factories.update(saved[0])
-        base._instances.clear()
-        base._instances.update(saved[1])
     assert out["status"] == "completed" and out["engine"] == "local"
     assert out["result_path"] == str(tmp / "check_box.ocr.json")
     data = assert_upstage_json(out["result_path"], pages=1)

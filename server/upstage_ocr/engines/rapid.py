@@ -91,6 +91,9 @@ class RapidEngine:
         base = f"local-rapidocr-{rapidocr_version()}-pp-ocrv6"
         return f"{base}-tiny+small" if self._tiny else base
 
+    def model_version_for(self, lang: str | None) -> str:
+        return self.model_version
+
     # -- instances ----------------------------------------------------------------------------------
 
     def _new_instance(self) -> Any:
@@ -130,10 +133,6 @@ class RapidEngine:
     def _release(self, ocr: _Instance) -> None:
         self._pool.put(ocr)
         self._slots.release()
-
-    def warm_up(self) -> None:
-        """Load the models now (the first page would otherwise pay for it)."""
-        self.detect_boxes(Image.new("RGB", (64, 32), "white"))
 
     # -- raw passes ---------------------------------------------------------------------------------
 

@@ -353,6 +353,9 @@ class TesseractEngine:
     def model_version(self) -> str:
         return f"local-tesseract-{tesseract_version()}"
 
+    def model_version_for(self, lang: str | None) -> str:
+        return self.model_version
+
     def recognize(self, image: Image.Image, lang: str | None = None) -> list[RawWord]:
         code = tesseract_lang(lang)
         lines = read_page(image, code)

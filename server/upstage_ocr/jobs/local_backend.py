@@ -66,11 +66,7 @@ _malloc_trim: Any = None
 
 def model_version_for(engine_name: str, lang: str | None) -> str:
     """`modelVersion` for results of `engine_name` with this language hint (loads no model)."""
-    engine = get_engine(engine_name)
-    per_lang = getattr(engine, "model_version_for", None)
-    if callable(per_lang):
-        return str(per_lang(lang))
-    return engine.model_version
+    return get_engine(engine_name).model_version_for(lang)
 
 
 class _PageSource:
