@@ -64,16 +64,10 @@ def async_optimum(pages: int, scale: float, batch_size: int = 10) -> float:
 
 async def _run_async(pdf: Path, settings: Any, scale: float) -> tuple[float, int]:
     from upstage_ocr.jobs.service import OCRService
-    from upstage_ocr.upstage.client import UpstageClient
+    from upstage_ocr.upstage import client
 
-    defaults = dict(UpstageClient.follow_async.__kwdefaults__ or {})
-    if scale != 1.0:
-        scaled = dict(defaults)
-        scaled.update(
-            poll_interval=defaults["poll_interval"] * scale,
-            max_poll_interval=defaults["max_poll_interval"] * scale,
-        )
-        UpstageClient.follow_async.__kwdefaults__ = scaled
+    defaults = client.POLL_SECONDS, client.MAX_POLL_SECONDS
+    client.POLL_SECONDS, client.MAX_POLL_SECONDS = defaults[0] * scale, defaults[1] * scale
     try:
         async with OCRService(settings) as service:
             start = time.perf_counter()
@@ -81,7 +75,7 @@ async def _run_async(pdf: Path, settings: Any, scale: float) -> tuple[float, int
             job = await service.run(sub.job.id)
             wall = time.perf_counter() - start
     finally:
-        UpstageClient.follow_async.__kwdefaults__ = defaults
+        client.POLL_SECONDS, client.MAX_POLL_SECONDS = defaults
     if job.status != "completed":
         raise SystemExit(f"async job ended {job.status}: {job.error}")
     return wall, job.pages_done

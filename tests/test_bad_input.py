@@ -460,9 +460,8 @@ def _fast_local(monkeypatch, tmp_path):
     private_tempdir(monkeypatch, tmp_path)
     monkeypatch.setenv("UPSTAGE_OCR_WORKERS", "2")
     # URL downloads: a 1 s deadline and a 1 MB cap (instead of 60 s and 50 MB), so slow/huge fail fast.
-    defaults = dict(urls.download_url.__kwdefaults__ or {})
-    defaults.update(timeout=1.0, max_bytes=1024 * 1024)
-    monkeypatch.setattr(urls.download_url, "__kwdefaults__", defaults)
+    monkeypatch.setattr(urls, "DEFAULT_TIMEOUT", 1.0)
+    monkeypatch.setattr(urls, "DEFAULT_MAX_BYTES", 1024 * 1024)
     with fake_engine():
         yield
 

@@ -38,7 +38,7 @@ from upstage_ocr.cli import main
 from upstage_ocr.jobs.service import OCRService
 from upstage_ocr.jobs.store import JobStore
 from upstage_ocr.settings import Settings
-from upstage_ocr.upstage.client import UpstageClient
+from upstage_ocr.upstage import client as client_mod
 
 
 @pytest.fixture(autouse=True)
@@ -47,9 +47,8 @@ def _fast(monkeypatch, tmp_path):
     monkeypatch.setenv("UPSTAGE_OCR_WORKERS", "1")
     fast_polling(monkeypatch)
     # Retries back off for at most 10 ms (the policy itself is tested in test_upstage_client.py).
-    defaults = dict(UpstageClient.__init__.__kwdefaults__ or {})
-    defaults.update(backoff_base=0.005, backoff_cap=0.01)
-    monkeypatch.setattr(UpstageClient.__init__, "__kwdefaults__", defaults)
+    monkeypatch.setattr(client_mod, "BACKOFF_BASE", 0.005)
+    monkeypatch.setattr(client_mod, "BACKOFF_CAP", 0.01)
     with fake_engine():
         yield
 

@@ -33,6 +33,7 @@ from helpers import (
 from upstage_ocr.cli import main
 from upstage_ocr.mcp_server import build_server
 from upstage_ocr.settings import Settings
+from upstage_ocr.upstage import client as client_mod
 from upstage_ocr.upstage.client import UpstageClient
 
 KEY = "up_LeakCanary7f3a9c1e5b2d8046aa"
@@ -44,9 +45,8 @@ EXPORTS = ("txt", "md", "json", "csv", "docx", "hocr")
 def _fast(monkeypatch, tmp_path):
     private_tempdir(monkeypatch, tmp_path)
     fast_polling(monkeypatch)
-    defaults = dict(UpstageClient.__init__.__kwdefaults__ or {})
-    defaults.update(backoff_base=0.005, backoff_cap=0.01)
-    monkeypatch.setattr(UpstageClient.__init__, "__kwdefaults__", defaults)
+    monkeypatch.setattr(client_mod, "BACKOFF_BASE", 0.005)
+    monkeypatch.setattr(client_mod, "BACKOFF_CAP", 0.01)
     with fake_engine():
         yield
 

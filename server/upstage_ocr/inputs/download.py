@@ -28,9 +28,10 @@ import httpx
 from .. import __version__
 from ..errors import FileTooLargeError, URLError, redact
 
-log = logging.getLogger("upstage_ocr.urls")
+log = logging.getLogger("upstage_ocr.download")
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_TIMEOUT = 60.0  # seconds for the whole download, redirects included
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_NAME_LENGTH = 120
 CHUNK_SIZE = 64 * 1024
@@ -197,8 +198,8 @@ async def download_url(
     dest_dir: Path,
     *,
     allow_private: bool = False,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    timeout: float = 60.0,
+    max_bytes: int | None = None,
+    timeout: float | None = None,
     max_redirects: int = 5,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
@@ -209,6 +210,8 @@ async def download_url(
     failed transfer) or FileTooLargeError (more than `max_bytes`). `resolver` replaces DNS in tests.
     """
     resolve = resolver or system_resolver
+    max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     try:
         current = httpx.URL(url.strip())
     except (httpx.InvalidURL, TypeError, ValueError) as exc:

@@ -38,6 +38,10 @@ BACKOFF_BASE = 1.0
 """Seconds: the first retry waits uniform(0, BACKOFF_BASE); each further one doubles the ceiling."""
 BACKOFF_CAP = 30.0
 """Seconds: the ceiling of one backoff wait."""
+POLL_SECONDS = 2.0
+"""Seconds between status polls of an async request while batches arrive."""
+MAX_POLL_SECONDS = 15.0
+"""Seconds: the longest wait between polls (the wait grows x1.5 per poll that brings nothing new)."""
 RETRY_AFTER_CAP = 60.0
 """Seconds: the longest `Retry-After` we honour; longer values are cut to this."""
 MAX_DOWNLOAD_REFRESHES = 3
@@ -247,16 +251,16 @@ class UpstageClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: SleepFn | None = None,
         clock: ClockFn | None = None,
-        backoff_base: float = BACKOFF_BASE,
-        backoff_cap: float = BACKOFF_CAP,
+        backoff_base: float | None = None,
+        backoff_cap: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         errors.register_secret(settings.api_key)
         self._sleep: SleepFn = sleep or anyio.sleep
         self._clock: ClockFn = clock or time.monotonic
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff_base = BACKOFF_BASE if backoff_base is None else backoff_base
+        self.backoff_cap = BACKOFF_CAP if backoff_cap is None else backoff_cap
         self._rng = rng or random.Random()
         self.max_attempts = max(1, int(settings.max_retries))
         self.limiter = RateLimiter(settings.rate_limit, clock=self._clock, sleep=self._sleep)
@@ -599,8 +603,8 @@ class UpstageClient:
         done_batches: set[int],
         on_batch: Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]],
         on_status: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-        poll_interval: float = 2.0,
-        max_poll_interval: float = 15.0,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
         deadline: float | None = None,
     ) -> dict[str, Any]:
         """Poll an async request until it is completed or failed, downloading each completed batch once.
@@ -614,6 +618,8 @@ class UpstageClient:
         `deadline` is an absolute time on the client's clock (`time.monotonic()` by default). When it
         passes first, the latest, unfinished, status is returned: check `status["status"]`.
         """
+        poll_interval = POLL_SECONDS if poll_interval is None else poll_interval
+        max_poll_interval = MAX_POLL_SECONDS if max_poll_interval is None else max_poll_interval
         interval = max(poll_interval, 0.0)
         while True:
             status = await self.get_request(request_id)
