@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +186,6 @@ class Settings:
         for name in ("parse_sync_max_pages", "parse_async_max_pages", "parse_max_mb"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{ENV_VARS[name][0]} must be at least 1")
-
-    def with_(self, **changes: Any) -> Settings:
-        changes = {k: v for k, v in changes.items() if v is not None}
-        new = replace(self, **changes)
-        new.validate()
-        return new
 
     @property
     def resolved_engine(self) -> str:

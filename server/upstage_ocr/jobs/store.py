@@ -5,9 +5,9 @@ async request id and its batches) and who is working on it (a lease). Finished p
 committed as they arrive, so a job survives a crash and resumes from its first missing page; a batch downloaded
 once is never downloaded (or paid for) again.
 
-Several processes may share one store: a job is worked on only by the process holding its lease. A lease is
-free when it has expired or when its owner process on this host is gone (so a SIGKILL'd server's jobs are
-picked up at once by the next process).
+Several processes may share one store: a job is worked on only by the process holding its lease
+(`leases.py`). This module owns the database (schema, connections, transactions) and the jobs table;
+`page_rows.py` owns the pages, batches and kept responses.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import builtins
 import contextlib
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -26,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import JobError, StoreError
-from ..models import Page
+from ..vocab import UNFINISHED_STATUSES
 from .job import Job
+from .leases import Leases
+from .page_rows import PageRows
 
-UNFINISHED: tuple[str, ...] = ("queued", "running")
-LEASE_SECONDS = 30.0
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -90,43 +89,6 @@ CREATE TABLE IF NOT EXISTS raw_results (
 """
 
 
-def _owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}"
-
-
-_PROCESS_NONCE = uuid.uuid4().hex[:8]
-
-
-def _owner_alive(owner: str) -> bool:
-    try:
-        host, pid_text, _nonce = owner.split(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return True
-    if host != socket.gethostname():
-        return True  # another host: trust the lease's expiry only
-    if pid == os.getpid():
-        return owner == _owner_id()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-_PAGE_HEAD = "json_extract(data, '$.confidence', '$.height', '$.id', '$.text', '$.width')"
-
-
-def _page_head(head: str) -> Page:
-    """A Page without words from the `_PAGE_HEAD` array (stored pages were validated when they were added)."""
-    confidence, height, page_id, text, width = json.loads(head)
-    return Page.model_construct(
-        confidence=confidence, height=height, id=page_id, text=text, width=width, words=[]
-    )
-
-
 _STORE_FAILURES = ("disk is full", "disk i/o error", "readonly database", "unable to open database")
 
 
@@ -143,7 +105,7 @@ def store_problem(exc: sqlite3.Error, path: Path) -> StoreError | None:
     )
 
 
-class JobStore:
+class JobStore(PageRows, Leases):
     """SQLite job store. Thread-safe: one connection per thread, short transactions, WAL for readers."""
 
     def __init__(self, home: Path):
@@ -369,7 +331,10 @@ class JobStore:
     def unfinished(self) -> builtins.list[Job]:
         rows = (
             self._conn()
-            .execute("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at")
+            .execute(
+                f"SELECT * FROM jobs WHERE status IN ({','.join('?' * len(UNFINISHED_STATUSES))}) ORDER BY created_at",
+                UNFINISHED_STATUSES,
+            )
             .fetchall()
         )
         return [Job.from_row(r) for r in rows]
@@ -400,185 +365,3 @@ class JobStore:
 
     def mark_failed(self, job_id: str, message: str, code: str) -> None:
         self.update(job_id, status="failed", error=message, error_code=code, finished_at=time.time())
-
-    # -- leases ----------------------------------------------------------------------------------------
-    def claim(self, job_id: str, seconds: float = LEASE_SECONDS) -> bool:
-        """Take the job's lease for this process. False when another live process holds it."""
-        me = _owner_id()
-        now = time.time()
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT lease_owner, lease_until, status FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-            if row is None:
-                raise JobError(f"no job with id {job_id!r}")
-            owner, until = row["lease_owner"], row["lease_until"]
-            free = owner is None or owner == me or (until or 0) < now or not _owner_alive(owner)
-            if not free:
-                return False
-            db.execute(
-                "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = ?", (me, now + seconds, job_id)
-            )
-            return True
-
-    def renew(self, job_id: str, seconds: float = LEASE_SECONDS) -> bool:
-        me = _owner_id()
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?",
-                (time.time() + seconds, job_id, me),
-            )
-            return cur.rowcount == 1
-
-    def release(self, job_id: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
-                (job_id, _owner_id()),
-            )
-
-    def lease_held_elsewhere(self, job: Job) -> bool:
-        if job.lease_owner is None or job.lease_owner == _owner_id():
-            return False
-        return (job.lease_until or 0) >= time.time() and _owner_alive(job.lease_owner)
-
-    # -- pages -----------------------------------------------------------------------------------------
-    def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, Page]], *, billed: int = 0) -> int:
-        """Commit finished pages (position in the result, 1-based document page, page) in one transaction."""
-        with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO pages (job_id, idx, page_number, data) VALUES (?, ?, ?, ?)",
-                [(job_id, idx, number, page.model_dump_json()) for idx, number, page in pages],
-            )
-            done = db.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?", (job_id,)).fetchone()[0]
-            db.execute(
-                "UPDATE jobs SET pages_done = ?, billed_pages = billed_pages + ?, updated_at = ? WHERE id = ?",
-                (done, billed, time.time(), job_id),
-            )
-        return int(done)
-
-    def done_indexes(self, job_id: str) -> set[int]:
-        rows = self._conn().execute("SELECT idx FROM pages WHERE job_id = ?", (job_id,)).fetchall()
-        return {int(r[0]) for r in rows}
-
-    def iter_pages(
-        self, job_id: str, indexes: Sequence[int] | None = None, *, words: bool = True
-    ) -> Iterator[tuple[int, int, Page]]:
-        """Stored pages in result order: (idx, page_number, Page). Streams; never loads the whole job at once.
-
-        `words=False` gives pages without their words (text, confidence and size only), read by SQLite's JSON
-        functions: a page's words are never parsed, which makes a text-only read of 10 dense pages about 10x
-        faster (bench/server.py).
-        """
-        conn = self._conn()
-        column = "data" if words else _PAGE_HEAD
-        make = Page.model_validate_json if words else _page_head
-        if indexes is None:
-            cur = conn.execute(
-                f"SELECT idx, page_number, {column} FROM pages WHERE job_id = ? ORDER BY idx", (job_id,)
-            )
-            for idx, number, data in cur:
-                yield int(idx), int(number), make(data)
-            return
-        wanted = sorted(set(indexes))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            cur = conn.execute(
-                f"SELECT idx, page_number, {column} FROM pages WHERE job_id = ? AND idx IN ({marks})"
-                " ORDER BY idx",
-                (job_id, *chunk),
-            )
-            for idx, number, data in cur.fetchall():
-                yield int(idx), int(number), make(data)
-
-    def clear_pages(self, job_id: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM pages WHERE job_id = ?", (job_id,))
-            db.execute("DELETE FROM batches WHERE job_id = ?", (job_id,))
-            db.execute("UPDATE jobs SET pages_done = 0 WHERE id = ?", (job_id,))
-
-    # -- async batches ---------------------------------------------------------------------------------
-    def set_batch(
-        self,
-        job_id: str,
-        batch_id: int,
-        start_page: int,
-        end_page: int,
-        status: str,
-        failure: str | None = None,
-    ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO batches (job_id, batch_id, start_page, end_page, status, failure, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(job_id, batch_id) DO UPDATE SET status = excluded.status,"
-                " failure = excluded.failure, updated_at = excluded.updated_at,"
-                " start_page = excluded.start_page, end_page = excluded.end_page"
-                " WHERE batches.status != 'stored'",
-                (job_id, batch_id, start_page, end_page, status, failure, time.time()),
-            )
-
-    def store_batch(
-        self,
-        job_id: str,
-        batch_id: int,
-        start_page: int,
-        end_page: int,
-        pages: Sequence[tuple[int, int, Page]],
-        billed: int,
-    ) -> None:
-        """A downloaded batch's pages and the batch's `stored` mark, in one transaction."""
-        now = time.time()
-        with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO pages (job_id, idx, page_number, data) VALUES (?, ?, ?, ?)",
-                [(job_id, idx, number, page.model_dump_json()) for idx, number, page in pages],
-            )
-            db.execute(
-                "INSERT INTO batches (job_id, batch_id, start_page, end_page, status, failure, updated_at)"
-                " VALUES (?, ?, ?, ?, 'stored', NULL, ?) ON CONFLICT(job_id, batch_id) DO UPDATE SET"
-                " status = 'stored', failure = NULL, updated_at = excluded.updated_at",
-                (job_id, batch_id, start_page, end_page, now),
-            )
-            done = db.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?", (job_id,)).fetchone()[0]
-            db.execute(
-                "UPDATE jobs SET pages_done = ?, billed_pages = billed_pages + ?, updated_at = ? WHERE id = ?",
-                (done, billed, now, job_id),
-            )
-
-    def batches(self, job_id: str) -> builtins.list[dict[str, Any]]:
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT batch_id, start_page, end_page, status, failure FROM batches WHERE job_id = ? ORDER BY batch_id",
-                (job_id,),
-            )
-            .fetchall()
-        )
-        return [dict(r) for r in rows]
-
-    def stored_batch_ids(self, job_id: str) -> set[int]:
-        return {b["batch_id"] for b in self.batches(job_id) if b["status"] == "stored"}
-
-    # -- raw results (schema=clova/google on the upstage engine are kept as the API returned them) ------
-    def set_raw(self, job_id: str, data: dict[str, Any]) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO raw_results (job_id, data) VALUES (?, ?)", (job_id, json.dumps(data))
-            )
-
-    def get_raw(self, job_id: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT data FROM raw_results WHERE job_id = ?", (job_id,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    # -- the API's own response to a whole-document sync call, written back unchanged -----------------------
-    def set_envelope(self, job_id: str, data: dict[str, Any]) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO envelopes (job_id, data) VALUES (?, ?)", (job_id, json.dumps(data))
-            )
-
-    def get_envelope(self, job_id: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT data FROM envelopes WHERE job_id = ?", (job_id,)).fetchone()
-        return json.loads(row[0]) if row else None

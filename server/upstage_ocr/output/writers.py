@@ -288,12 +288,6 @@ def write_docx(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
 # hOCR
 
 
-def _attr(text: str) -> str:
-    from xml.sax.saxutils import quoteattr
-
-    return quoteattr(_xml_safe(text))
-
-
 def _text(text: str) -> str:
     from xml.sax.saxutils import escape
 
