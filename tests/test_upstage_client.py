@@ -24,6 +24,7 @@ from upstage_ocr.upstage import (
     RateLimiter,
     UpstageClient,
     batch_pages,
+    pacing,
     parse_error_body,
     parse_retry_after,
     pdf_subset,
@@ -258,7 +259,7 @@ async def test_retry_after_seconds_and_date_are_honoured(fixtures_dir: Path) -> 
         await client.ocr_sync(fixtures_dir / "check_box.png", filename="check_box.png")
     assert sleeps.calls[0] == 7
     assert 25 <= sleeps.calls[1] <= 30
-    assert sleeps.calls[2] == client_mod.RETRY_AFTER_CAP
+    assert sleeps.calls[2] == pacing.RETRY_AFTER_CAP
     assert fake.rate_limited == 2
 
 
@@ -269,7 +270,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:10 GMT", now=now) == 10.0
     assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("-5") == 0.0
-    assert parse_retry_after("99999") == client_mod.RETRY_AFTER_CAP
+    assert parse_retry_after("99999") == pacing.RETRY_AFTER_CAP
     assert (
         parse_retry_after("soon") is None
         and parse_retry_after(None) is None

@@ -87,7 +87,7 @@ class UpstageBackend:
             return path, job.input_name
         numbers = job.page_numbers or []
         chosen = [numbers[i] for i in indexes] if indexes is not None else numbers
-        from ..upstage.client import pdf_subset
+        from ..upstage.uploads import pdf_subset
 
         return pdf_subset(path, chosen), f"{Path(job.input_name).stem}.pdf"
 
@@ -145,7 +145,7 @@ class UpstageBackend:
             await self._sync(job, indexes, progress)
 
     async def _follow(self, job: Job, progress: Progress | None) -> None:
-        from ..upstage.client import batch_pages
+        from ..upstage.results import batch_pages
 
         assert job.request_id is not None
         total = job.pages_total or 0

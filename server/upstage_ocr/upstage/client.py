@@ -2,34 +2,32 @@
 
 One `httpx.AsyncClient` per `UpstageClient`. Every call to the API goes through `_send`, the only place that
 retries (429, 5xx, connection errors, timeouts; full-jitter exponential backoff; `Retry-After` honoured) and
-the only place that turns HTTP failures into the `errors` tree. A client-side rate limiter, shared by every
-concurrent caller of one instance, spaces API requests (`settings.rate_limit` per second); batch downloads
-from pre-signed URLs are not limited and never carry the Authorization header.
+the only place that turns HTTP failures into the `errors` tree (with `responses.py`). A client-side rate
+limiter (`pacing.py`), shared by every concurrent caller of one instance, spaces API requests
+(`settings.rate_limit` per second); batch downloads from pre-signed URLs are not limited and never carry the
+Authorization header. What is uploaded is made in `uploads.py`; batches become pages in `results.py`.
 
 The API key is sent in a header only; no message, log line or repr built here contains it.
 """
 
 from __future__ import annotations
 
-import email.utils
-import io
-import json
 import logging
-import mimetypes
 import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import anyio
 import httpx
 
-from .. import __version__, errors, models
+from .. import __version__, errors
 from ..settings import Settings
+from .pacing import ClockFn, RateLimiter, SleepFn, backoff_delay, parse_retry_after
+from .responses import error_for, is_rate_limited_body, safe_url, transport_failure
+from .uploads import guess_mime
 
 log = logging.getLogger("upstage_ocr.upstage")
 
@@ -42,15 +40,10 @@ POLL_SECONDS = 2.0
 """Seconds between status polls of an async request while batches arrive."""
 MAX_POLL_SECONDS = 15.0
 """Seconds: the longest wait between polls (the wait grows x1.5 per poll that brings nothing new)."""
-RETRY_AFTER_CAP = 60.0
-"""Seconds: the longest `Retry-After` we honour; longer values are cut to this."""
 MAX_DOWNLOAD_REFRESHES = 3
 """How many times a batch download asks the API for a fresh URL (expired 403, or an empty URL)."""
-RATE_LIMIT_HEADROOM = 1.05
-"""Requests are spaced (1/rate) x this apart: the server counts arrivals, which jitter a little."""
 CONNECT_TIMEOUT_CAP = 30.0
 """Seconds: the connect timeout is min(settings.timeout, this)."""
-RATE_LIMITED_CODE = "too_many_requests"
 
 # Endpoints, relative to settings.base_url.
 SYNC_PATH = "document-digitization"
@@ -58,179 +51,6 @@ ASYNC_PATH = "document-digitization/async"
 REQUESTS_PATH = "document-digitization/requests"
 
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
-
-_EXTRA_MIME = {
-    ".hwp": "application/x-hwp",
-    ".hwpx": "application/hwp+zip",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-SleepFn = Callable[[float], Awaitable[None]]
-ClockFn = Callable[[], float]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Helpers
-
-
-def guess_mime(filename: str) -> str:
-    """The MIME type to declare on the `document` part, from the file name."""
-    ext = Path(filename).suffix.lower()
-    if ext in _EXTRA_MIME:
-        return _EXTRA_MIME[ext]
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date), capped; None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Full jitter: uniform(0, min(cap, base * 2**(attempt-1))) for the wait after failed attempt `attempt`."""
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return (rng or random).uniform(0.0, ceiling)
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _html_text(text: str) -> str:
-    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-    if title and title.group(1).strip():
-        return title.group(1)
-    heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.I | re.S)
-    if heading:
-        return re.sub(r"<[^>]+>", " ", heading.group(1))
-    return re.sub(r"<[^>]+>", " ", text)
-
-
-def parse_error_body(response: httpx.Response) -> tuple[str, str | None]:
-    """(message, code) from any error body the API may send: `{"error":{...}}`, `{message}`, text, HTML."""
-    try:
-        raw = response.content
-    except httpx.ResponseNotRead:
-        return "", None
-    text = raw.decode("utf-8", "replace") if raw else ""
-    data: Any = None
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-    message = ""
-    code: str | None = None
-    if isinstance(data, dict):
-        err = data.get("error")
-        if isinstance(err, dict):
-            message = str(err.get("message") or "")
-            found = [str(err[key]) for key in ("code", "type") if err.get(key)]
-            code = RATE_LIMITED_CODE if RATE_LIMITED_CODE in found else (found[0] if found else None)
-        elif isinstance(err, str):
-            message = err
-        if not message:
-            for key in ("message", "detail", "error_description", "msg"):
-                value = data.get(key)
-                if isinstance(value, str) and value:
-                    message = value
-                    break
-                if isinstance(value, list | dict) and value:
-                    message = json.dumps(value)[:300]
-                    break
-        if code is None:
-            for key in ("code", "type"):
-                if isinstance(data.get(key), str) and data[key]:
-                    code = str(data[key])
-                    break
-        if not message:
-            message = json.dumps(data)[:300]
-    elif text:
-        message = _html_text(text) if "<html" in text.lower() or "<body" in text.lower() else text
-    return errors.redact(_one_line(message)), code
-
-
-def _is_rate_limited_body(response: httpx.Response) -> bool:
-    """True when an error body says `too_many_requests` (in `error.code`, `error.type` or `code`)."""
-    if len(response.content) > 65536:
-        return False
-    return parse_error_body(response)[1] == RATE_LIMITED_CODE
-
-
-def _safe_url(url: str | httpx.URL) -> str:
-    """scheme://host/path of a URL: no user info, no query (pre-signed URLs carry tokens there)."""
-    parts = urlsplit(str(url))
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
-
-
-def _exc_text(exc: BaseException) -> str:
-    """A one-line, secret-free description of a transport exception (never the request headers)."""
-    detail = str(exc).strip()
-    name = type(exc).__name__
-    return errors.redact(_one_line(f"{name}: {detail}" if detail else name, 200))
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Rate limiting
-
-
-class RateLimiter:
-    """Spaces request starts at least `headroom`/rate seconds apart, for every concurrent caller sharing it.
-
-    Each caller reserves the next free slot without waiting for a lock, then sleeps until its slot, so
-    N concurrent callers start at 0, 1/rate, 2/rate, ... A caller cancelled while waiting leaves its slot
-    unused, which only makes the limiter more conservative.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        clock: ClockFn = time.monotonic,
-        sleep: SleepFn = anyio.sleep,
-        headroom: float = RATE_LIMIT_HEADROOM,
-    ):
-        if rate <= 0:
-            raise errors.ConfigError("the rate limit must be greater than 0")
-        self.interval = headroom / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = float("-inf")
-
-    async def acquire(self) -> float:
-        """Wait for this caller's slot; returns the seconds waited."""
-        now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            await self._sleep(delay)
-        return delay
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -324,56 +144,21 @@ class UpstageClient:
             started = self._clock()
             try:
                 response = await self._http.request(method, url, headers=headers, data=data, files=files)
-            except httpx.TimeoutException as exc:
-                last_error = errors.APITimeoutError(
-                    f"the Upstage API did not answer {what} within {self.settings.timeout:g} s "
-                    f"({_exc_text(exc)})",
-                    hint="Retry later, raise UPSTAGE_OCR_TIMEOUT, or send fewer pages per request",
-                )
-                ambiguous = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteTimeout)
-                if not idempotent and ambiguous:
-                    raise self._maybe_accepted(last_error) from exc
-                log.warning("%s: timeout on attempt %d/%d", what, attempt, self.max_attempts)
-            except httpx.TransportError as exc:
-                last_error = errors.NetworkError(
-                    f"could not reach the Upstage API at {_safe_url(self._base_url)} for {what} "
-                    f"({_exc_text(exc)})",
-                    hint="Check the network connection, proxy settings and UPSTAGE_BASE_URL, then retry",
-                )
-                ambiguous = not isinstance(
-                    exc, httpx.ConnectError | httpx.WriteError | httpx.UnsupportedProtocol
-                )
-                if isinstance(exc, httpx.UnsupportedProtocol):
-                    raise last_error from exc
-                if not idempotent and ambiguous:
-                    raise self._maybe_accepted(last_error) from exc
-                log.warning("%s: %s on attempt %d/%d", what, type(exc).__name__, attempt, self.max_attempts)
+            except httpx.TransportError as exc:  # timeouts included
+                last_error = transport_failure(exc, what, idempotent, self.settings.timeout, self._base_url)
+                log.warning("%s: %s on attempt %d/%d", what, _failure_name(exc), attempt, self.max_attempts)
             else:
-                status = response.status_code
                 log.debug(
                     "%s %s -> %d in %.2f s",
                     method,
-                    _safe_url(response.request.url),
-                    status,
+                    safe_url(response.request.url),
+                    response.status_code,
                     self._clock() - started,
                 )
-                rate_limited = status == 429 or (
-                    status not in passthrough and status >= 400 and _is_rate_limited_body(response)
-                )
-                if not rate_limited and (status < 400 or status in passthrough):
+                refusal = self._refusal(response, what, attempt, passthrough)
+                if refusal is None:
                     return response
-                if not rate_limited and status < 500:
-                    raise self._error_for(response, what)
-                last_error = self._error_for(response, what, attempts=attempt, rate_limited=rate_limited)
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                log.warning(
-                    "%s: status=%d on attempt %d/%d%s",
-                    what,
-                    status,
-                    attempt,
-                    self.max_attempts,
-                    f" (Retry-After {retry_after:g} s)" if retry_after is not None else "",
-                )
+                last_error, retry_after = refusal
             if attempt >= self.max_attempts:
                 break
             delay = (
@@ -385,79 +170,29 @@ class UpstageClient:
         assert last_error is not None
         raise last_error
 
-    @staticmethod
-    def _maybe_accepted(err: errors.OCRError) -> errors.OCRError:
-        """The same error, telling the user the submit may have created a job anyway (so: not retried)."""
-        return type(err)(
-            err.message,
-            hint="The submit may have reached Upstage: check `list_requests` "
-            "(GET /document-digitization/requests) before submitting again",
-            status=err.status,
-        )
-
-    def _error_for(
-        self, response: httpx.Response, what: str, *, attempts: int = 1, rate_limited: bool = False
-    ) -> errors.OCRError:
-        """The `errors` class, one-line message and hint for a failed HTTP response."""
+    def _refusal(
+        self, response: httpx.Response, what: str, attempt: int, passthrough: frozenset[int]
+    ) -> tuple[errors.OCRError, float | None] | None:
+        """None for an answer to return; else (the error, the server's Retry-After) for one worth retrying.
+        Raises at once for a refusal a retry would not change (4xx other than rate limiting)."""
         status = response.status_code
-        message, code = parse_error_body(response)
-        said = f": {message}" if message else ""
-        tag = f"status={status}" + (f", code={code}" if code and code not in message else "")
-        tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
-        if rate_limited:
-            return errors.RateLimitError(
-                f"the Upstage API is still rate limiting {what}{tries} ({tag}){said}",
-                hint="Wait a minute and retry, or lower UPSTAGE_OCR_RATE_LIMIT",
-                status=status,
-            )
-        if status == 401:
-            return errors.AuthenticationError(
-                f"the Upstage API rejected the API key for {what} ({tag}){said}",
-                hint=errors.NO_KEY_HINT,
-                status=status,
-            )
-        if status in (402, 403):
-            return errors.CreditError(
-                f"the Upstage API refused {what}: no credit left or access forbidden ({tag}){said}",
-                hint="Check the credit and plan of the account at https://console.upstage.ai, "
-                "or use the offline engine with --engine local",
-                status=status,
-            )
-        if status == 413:
-            return errors.FileTooLargeError(
-                f"the Upstage API says the document is too large for {what} ({tag}){said}",
-                hint="Send at most 50 MB and 100 pages per request: pick pages, split the file, or use async",
-                status=status,
-            )
-        if status == 415:
-            return errors.UnsupportedFormatError(
-                f"the Upstage API does not support this document format ({tag}){said}",
-                hint="Convert it to PDF, PNG or JPEG and retry",
-                status=status,
-            )
-        if status == 422:
-            return errors.CorruptDocumentError(
-                f"the Upstage API could not read the document ({tag}){said}",
-                hint="Check that the file opens, re-save or convert it, and retry",
-                status=status,
-            )
-        if status == 404:
-            return errors.BadRequestError(
-                f"the Upstage API found nothing for {what} ({tag}){said}",
-                hint="Check the request id, and that UPSTAGE_BASE_URL points to https://api.upstage.ai/v1",
-                status=status,
-            )
-        if status < 500:
-            return errors.BadRequestError(
-                f"the Upstage API rejected {what} ({tag}){said}",
-                hint="Check the model (UPSTAGE_OCR_MODEL), schema and file, and UPSTAGE_BASE_URL (https)",
-                status=status,
-            )
-        return errors.ServerError(
-            f"the Upstage API failed on {what}{tries} ({tag}){said}",
-            hint="Retry in a few minutes (finished pages are kept), or use --engine local",
-            status=status,
+        rate_limited = status == 429 or (
+            status not in passthrough and status >= 400 and is_rate_limited_body(response)
         )
+        if not rate_limited and (status < 400 or status in passthrough):
+            return None
+        if not rate_limited and status < 500:
+            raise error_for(response, what)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        log.warning(
+            "%s: status=%d on attempt %d/%d%s",
+            what,
+            status,
+            attempt,
+            self.max_attempts,
+            f" (Retry-After {retry_after:g} s)" if retry_after is not None else "",
+        )
+        return error_for(response, what, attempts=attempt, rate_limited=rate_limited), retry_after
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         try:
@@ -651,62 +386,5 @@ class UpstageClient:
             await self._sleep(wait)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Turning batches into pages
-
-
-def batch_pages(batch_json: dict[str, Any], start_page: int) -> list[models.Page]:
-    """The pages of a downloaded batch, with absolute 0-based page ids.
-
-    Batches should carry absolute ids already (page `start_page` has id `start_page - 1`). If a batch that
-    starts after page 1 numbers its pages from 0 instead, the ids are shifted by `start_page - 1`.
-    """
-    result = models.parse_result(batch_json)
-    pages = list(result.pages)
-    if not pages:
-        return []
-    shift = start_page - 1 if start_page > 1 and min(p.id for p in pages) == 0 else 0
-    if shift:
-        log.debug("batch starting at page %d has batch-relative ids; shifting by %d", start_page, shift)
-    return [p.model_copy(update={"id": p.id + shift}) if shift else p for p in pages]
-
-
-def result_from_pages(pages: Sequence[models.Page], model_version: str, billed: int = 0) -> models.OCRResult:
-    """The document result from its pages (sorted by page id), with the API's assembly rules."""
-    return models.assemble(sorted(pages, key=lambda p: p.id), model_version, billed)
-
-
-def pdf_subset(path: Path, pages: list[int]) -> bytes:
-    """A new PDF holding only `pages` (1-based, in the given order) of the PDF at `path`."""
-    import pikepdf
-
-    if not pages:
-        raise errors.PageRangeError("no pages selected", hint="Give at least one page number, e.g. 1-3")
-    try:
-        with pikepdf.open(path) as src:
-            total = len(src.pages)
-            bad = [p for p in pages if p < 1 or p > total]
-            if bad:
-                raise errors.PageRangeError(
-                    f"page {bad[0]} is outside the document ({total} pages)",
-                    hint=f"Choose pages between 1 and {total}",
-                )
-            out = pikepdf.new()
-            for number in pages:
-                out.pages.append(src.pages[number - 1])
-            buf = io.BytesIO()
-            out.save(buf)
-            return buf.getvalue()
-    except pikepdf.PasswordError as exc:
-        raise errors.CorruptDocumentError(
-            f"{Path(path).name} is password-protected", hint="Remove the password and retry"
-        ) from exc
-    except pikepdf.PdfError as exc:
-        raise errors.CorruptDocumentError(
-            f"{Path(path).name} is not a readable PDF ({_one_line(str(exc), 120)})",
-            hint="Check that the file opens, re-save it, and retry",
-        ) from exc
-    except OSError as exc:
-        raise errors.FileMissingError(
-            f"cannot read {path}: {exc.strerror or exc}", hint="Check the path and permissions"
-        ) from exc
+def _failure_name(exc: BaseException) -> str:
+    return "timeout" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
