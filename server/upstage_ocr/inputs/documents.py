@@ -162,12 +162,8 @@ def _sha256_and_head(path: Path, digest: bool) -> tuple[str, bytes]:
     return hasher.hexdigest(), head
 
 
-def inspect_document(path: str | Path, *, digest: bool = True) -> DocumentInfo:
-    """Check a local file and describe it. Raises an `InputError` subclass for anything we cannot process.
-
-    `digest=False` skips the content hash (sha256 ""): for a file whose identity is known already.
-    """
-    p = Path(path).expanduser()
+def _readable_size(p: Path) -> int:
+    """The size of the regular, readable, non-empty file at `p` within MAX_FILE_BYTES; else the error why not."""
     try:
         st = p.stat()
     except FileNotFoundError as exc:
@@ -190,7 +186,16 @@ def inspect_document(path: str | Path, *, digest: bool = True) -> DocumentInfo:
         )
     if not os.access(p, os.R_OK):
         raise FileMissingError(f"cannot read {p}: permission denied", hint="Check the file's permissions")
+    return st.st_size
 
+
+def inspect_document(path: str | Path, *, digest: bool = True) -> DocumentInfo:
+    """Check a local file and describe it. Raises an `InputError` subclass for anything we cannot process.
+
+    `digest=False` skips the content hash (sha256 ""): for a file whose identity is known already.
+    """
+    p = Path(path).expanduser()
+    size = _readable_size(p)
     sha256, head = _sha256_and_head(p, digest)
     ext = p.suffix.lower()
     sniffed = _sniff(head)
@@ -223,7 +228,7 @@ def inspect_document(path: str | Path, *, digest: bool = True) -> DocumentInfo:
         kind=kind,
         mime=mime,
         extension=sniffed,
-        size=st.st_size,
+        size=size,
         sha256=sha256,
         page_count=page_count,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,8 +46,11 @@ def _build_font() -> bytes:
     of any script; the text itself comes from the ToUnicode CMap. The glyph is never painted (mode 3) but
     gives viewers a box to highlight that covers the word.
     """
-    import struct
+    return _sfnt(_font_tables())
 
+
+def _font_tables() -> dict[bytes, bytes]:
+    """The TrueType tables of the one-glyph font, by tag."""
     upm, adv, asc = 1000, 500, 1000
     glyph = struct.pack(">hhhhh", 1, 0, 0, adv, asc)  # one contour, bbox
     glyph += struct.pack(">H", 3)  # end point of the contour
@@ -91,7 +95,7 @@ def _build_font() -> bytes:
         strings += raw
     name = struct.pack(">HHH", 0, len(names), 6 + 12 * len(names)) + records + strings
     post = struct.pack(">IIhhIIIII", 0x00030000, 0, 0, 0, 1, 0, 0, 0, 0)
-    tables = {
+    return {
         b"cmap": cmap,
         b"glyf": glyf,
         b"head": head,
@@ -102,6 +106,10 @@ def _build_font() -> bytes:
         b"name": name,
         b"post": post,
     }
+
+
+def _sfnt(tables: dict[bytes, bytes]) -> bytes:
+    """A TrueType file of `tables`: the table directory, padded tables, the head checksum adjustment."""
     num = len(tables)
     entry_selector = int(math.log2(num))
     search_range = (2**entry_selector) * 16
