@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from .jobs.service import OCRService
 
 
+SUBMIT_OPTIONS = ("engine", "model", "schema", "pages", "lang", "output", "force", "use_async")
+"""The `ocr` arguments that go to OCRService.submit under the same names."""
+
+
 def add_ocr_command(sub: Any) -> None:
     o = sub.add_parser("ocr", help="OCR files; print the absolute path of each result JSON")
     o.add_argument("files", nargs="+", metavar="FILE", help="files, directories or http(s) URLs")
@@ -92,17 +96,7 @@ async def _ocr_one(service: OCRService, item: str, args: argparse.Namespace, set
     """One input: its result path, or with --no-wait its job id (the work goes on in a worker process)."""
     bar = _Bar(Path(item).name, not args.quiet and not args.no_wait)
     try:
-        sub = await service.submit(
-            item,
-            engine=args.engine,
-            model=args.model,
-            schema=args.schema,
-            pages=args.pages,
-            lang=args.lang,
-            output=args.output,
-            force=args.force,
-            use_async=args.use_async,
-        )
+        sub = await service.submit(item, **{name: getattr(args, name) for name in SUBMIT_OPTIONS})
         if args.no_wait:
             if not sub.job.finished:
                 _spawn_worker(sub.job.id, settings)

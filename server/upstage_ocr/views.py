@@ -51,20 +51,25 @@ class BatchState(BaseModel):
     failure: str | None = None
 
 
-class OcrStatusResult(BaseModel):
+class JobSummary(BaseModel):
     job_id: str
     status: JobStatus
     input: str
     engine: str
     pages_done: int
     pages_total: int | None
+    created_at: float
+    result_path: str | None = None
+
+
+class OcrStatusResult(JobSummary):
+    """A job's summary with where its work stands."""
+
     request_id: str | None = Field(None, description="The Upstage async request id, if any")
     batches: list[BatchState] = Field(
         default_factory=list, description="Upstage async batches (10 pages each)"
     )
     error: str | None = None
-    result_path: str | None = None
-    created_at: float
     updated_at: float
 
 
@@ -92,17 +97,6 @@ class FetchPagesResult(BaseModel):
     pages_done: int
     pages: list[PageOut]
     next_pages: str | None = Field(None, description="The next range to fetch, if any")
-
-
-class JobSummary(BaseModel):
-    job_id: str
-    status: JobStatus
-    input: str
-    engine: str
-    pages_done: int
-    pages_total: int | None
-    created_at: float
-    result_path: str | None = None
 
 
 class JobList(BaseModel):
@@ -134,19 +128,6 @@ def _result_path(job: Job) -> str | None:
     return job.result_path if job.status == "completed" else None
 
 
-def job_summary(job: Job) -> JobSummary:
-    return JobSummary(
-        job_id=job.id,
-        status=job.status,
-        input=job.input_name,
-        engine=job.engine,
-        pages_done=job.pages_done,
-        pages_total=job.pages_total,
-        created_at=job.created_at,
-        result_path=_result_path(job),
-    )
-
-
 def job_status(job: Job) -> OcrStatusResult:
     return OcrStatusResult(
         job_id=job.id,
@@ -162,6 +143,10 @@ def job_status(job: Job) -> OcrStatusResult:
         created_at=job.created_at,
         updated_at=job.updated_at,
     )
+
+
+def job_summary(job: Job) -> JobSummary:
+    return JobSummary.model_validate(job_status(job).model_dump(include=set(JobSummary.model_fields)))
 
 
 def box(vertices: Iterable[Vertex]) -> list[list[int | float]]:

@@ -7,7 +7,7 @@ MAX_PIXELS if it is lower, so our clearer FileTooLargeError is the one a user se
 
 from __future__ import annotations
 
-import threading
+import functools
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,24 +29,15 @@ def _pil_guard() -> None:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
-_HEIF_LOCK = threading.Lock()
-
-
-_heif_registered = False
-
-
+@functools.cache
 def register_heif() -> None:
-    global _heif_registered
-    with _HEIF_LOCK:
-        if _heif_registered:
-            return
-        try:
-            import pillow_heif
+    """Teach PIL to open HEIC/HEIF (once per process; registering again would be harmless)."""
+    try:
+        import pillow_heif
 
-            pillow_heif.register_heif_opener()
-        except ImportError as exc:  # pragma: no cover - pillow-heif is a dependency
-            raise ConfigError("HEIC/HEIF files need pillow-heif", hint="pip install pillow-heif") from exc
-        _heif_registered = True
+        pillow_heif.register_heif_opener()
+    except ImportError as exc:  # pragma: no cover - pillow-heif is a dependency
+        raise ConfigError("HEIC/HEIF files need pillow-heif", hint="pip install pillow-heif") from exc
 
 
 def _open_image(path: Path) -> Image.Image:
