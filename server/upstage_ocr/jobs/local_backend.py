@@ -164,9 +164,10 @@ async def run_local_pages(
 
 def first_error(exc: BaseException) -> BaseException:
     """The error a user should see inside (nested) exception groups: the first OCRError, else the first."""
-    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # type: ignore[attr-defined]
-        inner = exc.exceptions  # type: ignore[attr-defined]
+    inner = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and inner:
         exc = next((e for e in inner if isinstance(e, OCRError)), inner[0])
+        inner = getattr(exc, "exceptions", None)
     return exc
 
 
