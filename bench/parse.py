@@ -110,7 +110,9 @@ def main() -> None:
     parser.add_argument("--ocr", action="store_true", help="also read every page with the local OCR engine")
     parser.add_argument("--repeat", type=int, default=3, help="parse runs per page for the timing (median)")
     args = parser.parse_args()
-    pages = all_pages() + [table_page(seed, ruled=seed % 2 == 0) for seed in range(args.tables)]
+    pages = all_pages() + [
+        table_page(seed, ("grid", "rules", "none")[seed % 3]) for seed in range(args.tables)
+    ]
     print(f"# local parse benchmark: {len(pages)} pages (A4 at 150 DPI, 1240 x 1754)")
     run(pages, "text", args.repeat)
     if args.ocr:

@@ -110,9 +110,11 @@ class Canvas:
         widths: Sequence[float],
         rows: Sequence[Sequence[str]],
         f: ImageFont.FreeTypeFont,
-        ruled: bool = True,
+        style: str = "grid",
     ) -> float:
-        """A table with one text line per cell; `ruled`: full grid, else rules above, below the header and below."""
+        """A table with one text line per cell; `style`: "grid" (every rule), "rules" (above, below the header
+        row and below) or "none" (no rules at all)."""
+        ruled = style == "grid"
         row_h = f.size * 2.2
         x_end = x + sum(widths)
         for r, row in enumerate(rows):
@@ -123,7 +125,13 @@ class Canvas:
                     self.line(cx + f.size * 0.5, top + (row_h - f.size) / 2, text, f)
                 cx += w
         bottom = y + len(rows) * row_h
-        ys = [y + r * row_h for r in range(len(rows) + 1)] if ruled else [y, y + row_h, bottom]
+        ys = (
+            [y + r * row_h for r in range(len(rows) + 1)]
+            if ruled
+            else [y, y + row_h, bottom]
+            if style == "rules"
+            else []
+        )
         for ly in ys:
             self.draw.line([(x, ly), (x_end, ly)], fill="black", width=2)
         if ruled:
@@ -270,9 +278,9 @@ _CELL_WORDS = [
 ]
 
 
-def table_page(seed: int, ruled: bool = True) -> RenderedPage:
-    """A heading and a table of 3-8 rows by 3-6 columns of words and numbers; `ruled`: full grid, else
-    horizontal rules only (above, below the header row, below)."""
+def table_page(seed: int, style: str = "grid") -> RenderedPage:
+    """A heading and a table of 3-8 rows by 3-6 columns of words and numbers, drawn in `style` (see
+    `Canvas.table`)."""
     import random
 
     rnd = random.Random(seed)
@@ -290,5 +298,5 @@ def table_page(seed: int, ruled: bool = True) -> RenderedPage:
     c = Canvas()
     c.line(110, 120, f"Inventory sheet {seed}", font(SANS_BOLD, 40))
     c.expected.append(Expected("heading1", f"Inventory sheet {seed}"))
-    c.table(110, 240, widths, rows, f, ruled=ruled)
-    return c.page(f"table-{seed}-{'ruled' if ruled else 'rules'}")
+    c.table(110, 240, widths, rows, f, style)
+    return c.page(f"table-{seed}-{style}")

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from parse_pages import Expected, RenderedPage, korean_page, report_page, two_column_page
+from parse_pages import Expected, RenderedPage, korean_page, report_page, table_page, two_column_page
 from upstage_ocr.errors import InputError
 from upstage_ocr.parse_models import Element
 from upstage_ocr.parsing import assemble, parse_page
@@ -48,6 +48,14 @@ def assert_matches(page: RenderedPage, elements: list[Element]) -> None:
 @pytest.mark.parametrize("make", [report_page, two_column_page, korean_page], ids=lambda f: f.__name__)
 def test_text_layer_pages(make):
     page = make()
+    assert_matches(page, parse_page(page.image, page.words, 1))
+
+
+@pytest.mark.parametrize("style", ["grid", "rules", "none"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_generated_tables_every_cell_in_its_row_and_column(style, seed):
+    """3-8 rows by 3-6 columns, with every rule, with three horizontal rules only, and with no rules at all."""
+    page = table_page(seed, style)
     assert_matches(page, parse_page(page.image, page.words, 1))
 
 
@@ -168,3 +176,25 @@ def test_ocr_words_pages(make, engine, lang):
             assert (
                 flat(el).split()[:2] == exp.text.split()[:2] and flat(el).split()[-1] == exp.text.split()[-1]
             )
+
+
+def test_a_missing_rule_merges_cells_into_a_span():
+    from parse_pages import SANS, Canvas, font
+
+    c = Canvas()
+    f = font(SANS, 24)
+    rows = [
+        ["Item", "Sales", "", "Notes"],
+        ["Pens", "120", "130", "steady"],
+        ["Ink", "45", "60", "up"],
+        ["Pads", "80", "75", "down"],
+    ]
+    widths = [200, 160, 160, 220]
+    c.table(110, 200, widths, rows, f)
+    row_h = f.size * 2.2
+    sep = 110 + 200 + 160  # the rule between the two Sales columns, erased in the header row only
+    c.draw.line([(sep, 200 + 3), (sep, 200 + row_h - 3)], fill="white", width=4)
+    (table,) = parse_page(c.image, c.words, 1)
+    assert "<td colspan='2'>Sales</td>" in table.content.html
+    assert table.content.html.count("<tr>") == 4 and table.content.html.count("<td>") == 2 + 12
+    assert md_table(table.content.markdown) == rows

@@ -19,7 +19,7 @@ from .figures import bullet_box, find_figures
 from .order import reading_order
 from .render import render
 from .rulings import find_rules, group_grids, ink_mask
-from .tables import aligned_table, ruled_table
+from .tables import aligned_table, ruled_table, unruled_tables
 from .words import Box, PageWord, group_lines, marker, median_height, to_page_words
 
 
@@ -84,6 +84,9 @@ def layout_regions(image: Image.Image, words: Iterable[Any]) -> list[Region]:
         rest = [w for w in rest if not inside(box, w)]
         figures.append(Region("figure", box, alt=" ".join(ln.text for ln in group_lines(within))))
     lines = group_lines(rest)
+    for table in unruled_tables(lines, text_h):
+        tables.append(Region("table", table.box, table=table, font_px=round(table.text_height)))
+        lines = [ln for ln in lines if not all(inside(table.box, w) for w in ln.words)]
     for line in lines:
         if not marker(line.text) and (blob := bullet_box(mask, line.box, rest)) is not None:
             line.words.insert(0, PageWord("•", *blob))

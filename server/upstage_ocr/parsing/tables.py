@@ -7,11 +7,12 @@ their columns from the blank vertical strips between the words and one row per t
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .rulings import Grid, merge_positions
-from .words import Box, PageWord, group_lines, median_height
+from .words import Box, Line, PageWord, group_lines, median_height, union_box
 
 
 @dataclass
@@ -142,3 +143,50 @@ def aligned_table(box: Box, words: Sequence[PageWord]) -> Table | None:
         texts.setdefault(r * n_cols + _index(xs, w.cx), []).append(w)
     owner = [[r * n_cols + c for c in range(n_cols)] for r in range(len(ys) - 1)]
     return Table(box, _span_cells(owner, texts), text_h)
+
+
+def _segment_rows(lines: Sequence[Line]) -> list[list[Line]]:
+    """Line segments that share a row (vertical middles within each other's height), top to bottom."""
+    rows: list[list[Line]] = []
+    for ln in sorted(lines, key=lambda ln: (ln.box[1] + ln.box[3]) / 2):
+        mid = (ln.box[1] + ln.box[3]) / 2
+        if (
+            rows
+            and abs(mid - statistics.mean((s.box[1] + s.box[3]) / 2 for s in rows[-1])) <= 0.5 * ln.height
+        ):
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    return rows
+
+
+def _tabular(row: Sequence[Line]) -> bool:
+    """A row of short pieces spread across the page: 2+ segments of at most 4 words (3 for 2 segments)."""
+    longest = max(len(s.words) for s in row)
+    return (len(row) >= 3 and longest <= 4) or (len(row) == 2 and longest <= 3)
+
+
+def unruled_tables(lines: Sequence[Line], text_h: float) -> list[Table]:
+    """Tables without rules: 3+ consecutive rows of short segments whose words leave 1+ blank column strips."""
+    out: list[Table] = []
+    run: list[list[Line]] = []
+    for row in [*_segment_rows(lines), []]:
+        near = run and row and min(s.box[1] for s in row) - max(s.box[3] for s in run[-1]) <= 2.5 * text_h
+        if row and _tabular(row) and (not run or near):
+            run.append(row)
+            continue
+        if len(run) >= 3:
+            words = [w for r in run for s in r for w in s.words]
+            box = union_box((w.x0, w.y0, w.x1, w.y1) for w in words)
+            table = aligned_table(box, words)
+            if table is not None and table.n_cols >= 2 and _filled(table) >= 0.6:
+                out.append(table)
+        run = [row] if row and _tabular(row) else []
+    return out
+
+
+def _filled(table: Table) -> float:
+    """The share of rows with text in at least two columns."""
+    return sum(1 for r in table.rows if sum(1 for c in r if c is not None and c.text) >= 2) / max(
+        1, len(table.rows)
+    )
