@@ -31,6 +31,7 @@ class Expected:
     text: str = ""  # for tables: "" (see `cells`)
     cells: list[list[str]] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
+    numbered: bool = False
 
 
 @dataclass
@@ -100,7 +101,7 @@ class Canvas:
             mark = f"{i}." if numbered else "•"
             self.line(x, y, mark, f)
             y = self.block(x + f.size * 1.6, y, width - f.size * 1.6, item, f)
-        self.expected.append(Expected("list", items=list(items)))
+        self.expected.append(Expected("list", items=list(items), numbered=numbered))
         return y
 
     def table(
@@ -259,7 +260,7 @@ def korean_page() -> RenderedPage:
 
 
 def all_pages() -> list[RenderedPage]:
-    return [report_page(), two_column_page(), korean_page()]
+    return [report_page(), two_column_page(), korean_page(), figure_page()]
 
 
 _CELL_WORDS = [
@@ -300,3 +301,36 @@ def table_page(seed: int, style: str = "grid") -> RenderedPage:
     c.expected.append(Expected("heading1", f"Inventory sheet {seed}"))
     c.table(110, 240, widths, rows, f, style)
     return c.page(f"table-{seed}-{style}")
+
+
+def figure_page() -> RenderedPage:
+    """A heading, a paragraph, a bar chart with axis labels, its caption, a numbered list."""
+    c = Canvas()
+    body = font(SANS, 24)
+    c.line(110, 120, "Energy Use by Month", font(SANS_BOLD, 44))
+    c.expected.append(Expected("heading1", "Energy Use by Month"))
+    y = c.paragraph(
+        110,
+        220,
+        1020,
+        "The chart below shows the building's electricity use for the first half of the year.",
+        body,
+    )
+    top, base = y + 60, y + 460
+    c.draw.line([(180, top), (180, base)], fill="black", width=3)
+    c.draw.line([(180, base), (1000, base)], fill="black", width=3)
+    for i, h in enumerate([300, 260, 220, 180, 150, 210]):
+        c.draw.rectangle([220 + i * 130, base - h, 300 + i * 130, base], fill=(60, 90, 160))
+        c.line(232 + i * 130, base + 8, ["Jan", "Feb", "Mar", "Apr", "May", "Jun"][i], font(SANS, 20))
+    c.expected.append(Expected("figure", "Jan Feb Mar Apr May Jun"))
+    c.line(110, base + 70, "Figure 2: Monthly electricity use in megawatt hours", body)
+    c.expected.append(Expected("caption", "Figure 2: Monthly electricity use in megawatt hours"))
+    c.bullets(
+        140,
+        base + 150,
+        990,
+        ["Replace the chiller pumps.", "Fit sensors to the lobby lights."],
+        body,
+        numbered=True,
+    )
+    return c.page("figure")

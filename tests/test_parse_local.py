@@ -10,7 +10,15 @@ import re
 
 import pytest
 
-from parse_pages import Expected, RenderedPage, korean_page, report_page, table_page, two_column_page
+from parse_pages import (
+    Expected,
+    RenderedPage,
+    figure_page,
+    korean_page,
+    report_page,
+    table_page,
+    two_column_page,
+)
 from upstage_ocr.errors import InputError
 from upstage_ocr.parse_models import Element
 from upstage_ocr.parsing import assemble, parse_page
@@ -40,12 +48,18 @@ def assert_matches(page: RenderedPage, elements: list[Element]) -> None:
         if exp.category == "table":
             assert md_table(el.content.markdown) == exp.cells
         elif exp.category == "list":
-            assert el.content.markdown.splitlines() == [f"- {item}" for item in exp.items]
+            marks = [f"{i}." if exp.numbered else "-" for i in range(1, len(exp.items) + 1)]
+            assert el.content.markdown.splitlines() == [
+                f"{m} {item}" for m, item in zip(marks, exp.items, strict=True)
+            ]
+            assert el.content.html.startswith("<ol" if exp.numbered else "<ul")
         else:
             assert flat(el) == exp.text
 
 
-@pytest.mark.parametrize("make", [report_page, two_column_page, korean_page], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "make", [report_page, two_column_page, korean_page, figure_page], ids=lambda f: f.__name__
+)
 def test_text_layer_pages(make):
     page = make()
     assert_matches(page, parse_page(page.image, page.words, 1))
@@ -157,8 +171,13 @@ def norm(text: str) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("make", "engine", "lang"),
-    [(report_page, "local", None), (two_column_page, "local", None), (korean_page, "local-kor", "ko")],
-    ids=["report", "two-column", "korean"],
+    [
+        (report_page, "local", None),
+        (two_column_page, "local", None),
+        (korean_page, "local-kor", "ko"),
+        (figure_page, "local", None),
+    ],
+    ids=["report", "two-column", "korean", "figure"],
 )
 def test_ocr_words_pages(make, engine, lang):
     from upstage_ocr.engines.base import get_engine

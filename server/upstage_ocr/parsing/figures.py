@@ -18,7 +18,10 @@ def find_figures(
     import cv2  # RapidOCR's dependency; imported here so that importing the package loads no native code
 
     h, w = mask.shape
-    small = mask[::SCALE, ::SCALE].copy()
+    hh, ww = h // SCALE * SCALE, w // SCALE * SCALE
+    small = np.asarray(
+        mask[:hh, :ww].reshape(hh // SCALE, SCALE, ww // SCALE, SCALE).any(axis=(1, 3)), dtype=bool
+    )  # thin lines kept
     pad = max(1, int(text_h * 0.15))
     for x0, y0, x1, y1 in [*((wd.x0, wd.y0, wd.x1, wd.y1) for wd in words), *exclude]:
         small[
@@ -37,8 +40,26 @@ def find_figures(
         # dilation grew each side by about k/2 cells
         x0, y0 = (x + k // 2) * SCALE, (y + k // 2) * SCALE
         x1, y1 = min(w, (x + bw - k // 2) * SCALE), min(h, (y + bh - k // 2) * SCALE)
-        if x1 - x0 >= min_side and y1 - y0 >= min_side:
-            boxes.append((float(x0), float(y0), float(x1), float(y1)))
+        boxes.append((float(x0), float(y0), float(x1), float(y1)))
+    boxes = _merge_near(boxes, text_h)
+    return [b for b in boxes if b[2] - b[0] >= min_side and b[3] - b[1] >= min_side]
+
+
+def _merge_near(boxes: list[Box], gap: float) -> list[Box]:
+    """Boxes closer than `gap` merged, until none are (the bars of one chart become one figure)."""
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] - gap <= b[2] and b[0] - gap <= a[2] and a[1] - gap <= b[3] and b[1] - gap <= a[3]:
+                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
     return boxes
 
 

@@ -1,7 +1,7 @@
 """One page image plus its words -> Document Parse elements in reading order.
 
 Tables come first (ruled grids, then horizontal-rule tables whose columns come from word alignment), then
-figures (ink that is neither words nor rules), then the remaining words as lines, blocks and categories.
+figures (ink that is not words), then the remaining words as lines, blocks and categories.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from .figures import bullet_box, find_figures
 from .order import reading_order
 from .render import render
 from .rulings import find_rules, group_grids, ink_mask
-from .tables import aligned_table, ruled_table, unruled_tables
-from .words import Box, PageWord, group_lines, marker, median_height, to_page_words
+from .tables import Table, aligned_table, ruled_table, unruled_tables
+from .words import Box, PageWord, group_lines, marker, median_height, to_page_words, union_box
 
 
 def inside(box: Box, w: PageWord, tol: float = 2.0) -> bool:
@@ -50,24 +50,49 @@ def _rule_tables(hlines: list, words: Sequence[PageWord], text_h: float) -> list
     return out
 
 
-def find_tables(image_mask: Any, words: Sequence[PageWord], text_h: float) -> tuple[list[Region], list[Box]]:
-    """Table regions and the boxes of every rule found (tables' and stray ones)."""
+def _has_text(table: Table) -> bool:
+    """At least two cells, and a third of them, hold text (an empty grid is a drawing or a form)."""
+    cells = [c for row in table.rows for c in row if c is not None]
+    filled = sum(1 for c in cells if c.text)
+    return filled >= 2 and filled >= len(cells) / 3
+
+
+def find_tables(image_mask: Any, words: Sequence[PageWord], text_h: float) -> list[Region]:
+    """Table regions from the rules in the image: ruled grids, then stacks of horizontal rules."""
     hsegs, vsegs = find_rules(image_mask, text_h)
     tables: list[Region] = []
     loose: list = []
     for grid in group_grids(hsegs, vsegs):
         if grid.vlines and grid.hlines:
             table = ruled_table(grid, [w for w in words if inside(grid.box, w)])
-            if table is not None:
+            if table is not None and _has_text(table):
                 tables.append(Region("table", grid.box, table=table, font_px=round(table.text_height)))
                 continue
         if not grid.vlines and len(grid.hlines) == 1:
             loose.extend(grid.hlines)
     tables += _rule_tables(loose, words, text_h)
-    rules = [(s[1], s[0] - 2, s[2], s[0] + 2) for s in hsegs] + [
-        (s[0] - 2, s[1], s[0] + 2, s[2]) for s in vsegs
-    ]
-    return tables, rules
+    return tables
+
+
+def _absorb_labels(box: Box, words: Sequence[PageWord], margin: float) -> tuple[Box, set[PageWord]]:
+    """The figure's box grown over the words inside it or within `margin` of it (axis labels, legends)."""
+    taken: set[PageWord] = set()
+    for _ in range(4):
+        near = {w for w in words if w not in taken and _near(box, w, margin)}
+        if not near:
+            break
+        taken |= near
+        box = union_box([box, *((w.x0, w.y0, w.x1, w.y1) for w in near)])
+    return box, taken
+
+
+def _near(box: Box, w: PageWord, margin: float) -> bool:
+    return (
+        w.x0 <= box[2] + margin
+        and w.x1 >= box[0] - margin
+        and w.y0 <= box[3] + margin
+        and w.y1 >= box[1] - margin
+    )
 
 
 def layout_regions(image: Image.Image, words: Iterable[Any]) -> list[Region]:
@@ -76,13 +101,13 @@ def layout_regions(image: Image.Image, words: Iterable[Any]) -> list[Region]:
     pw = to_page_words(words)
     text_h = median_height(pw)
     mask = ink_mask(image)
-    tables, rules = find_tables(mask, pw, text_h)
+    tables = find_tables(mask, pw, text_h)
     rest = [w for w in pw if not any(inside(t.box, w) for t in tables)]
     figures: list[Region] = []
-    for box in find_figures(mask, rest, [t.box for t in tables] + rules, text_h):
-        within = [w for w in rest if inside(box, w)]
-        rest = [w for w in rest if not inside(box, w)]
-        figures.append(Region("figure", box, alt=" ".join(ln.text for ln in group_lines(within))))
+    for found in find_figures(mask, rest, [t.box for t in tables], text_h):
+        box, within = _absorb_labels(found, rest, 0.75 * text_h)
+        rest = [w for w in rest if w not in within]
+        figures.append(Region("figure", box, alt=" ".join(ln.text for ln in group_lines(list(within)))))
     lines = group_lines(rest)
     for table in unruled_tables(lines, text_h):
         tables.append(Region("table", table.box, table=table, font_px=round(table.text_height)))

@@ -43,8 +43,11 @@ def _runs_1d(mask: np.ndarray, min_len: int) -> np.ndarray:
     return out
 
 
-def _segments(lines: np.ndarray, axis: int, min_len: int) -> list[tuple[float, float, float]]:
-    """Line mask to (position, start, end) segments; adjacent rows/cols of one thick line merge."""
+def _segments(
+    lines: np.ndarray, axis: int, min_len: int, max_thick: float
+) -> list[tuple[float, float, float]]:
+    """Line mask to (position, start, end) segments; adjacent rows/cols of one thick line merge, and a run
+    thicker than `max_thick` (a filled shape, not a rule) is dropped."""
     mask = lines if axis == 0 else lines.T
     segs: list[tuple[float, float, float]] = []
     rows = np.nonzero(mask.any(axis=1))[0]
@@ -63,7 +66,7 @@ def _segments(lines: np.ndarray, axis: int, min_len: int) -> list[tuple[float, f
             else:
                 open_segs.append([float(r), 1.0, float(s), float(e), float(r)])
     for pos_sum, n, s, e, _ in open_segs:
-        if e - s >= min_len:
+        if e - s >= min_len and n <= max_thick:
             segs.append((pos_sum / n, s, e + 1))
     return segs
 
@@ -75,7 +78,8 @@ def find_rules(mask: np.ndarray, text_height: float) -> tuple[list, list]:
     v_min = max(12, int(text_height * 1.15))
     hmask = _runs_1d(mask, h_min)
     vmask = _runs_1d(mask.T, v_min).T
-    return _segments(hmask, 0, h_min), _segments(vmask, 1, v_min)
+    thick = max(6.0, 0.35 * text_height)
+    return _segments(hmask, 0, h_min, thick), _segments(vmask, 1, v_min, thick)
 
 
 def _touches(a: Box, b: Box, tol: float) -> bool:
