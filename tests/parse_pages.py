@@ -260,7 +260,7 @@ def korean_page() -> RenderedPage:
 
 
 def all_pages() -> list[RenderedPage]:
-    return [report_page(), two_column_page(), korean_page(), figure_page()]
+    return [report_page(), two_column_page(), korean_page(), figure_page(), three_column_page()]
 
 
 _CELL_WORDS = [
@@ -295,6 +295,9 @@ def table_page(seed: int, style: str = "grid") -> RenderedPage:
         ]
         for _ in range(n_rows - 1)
     ]
+    if rnd.random() < 0.4:  # a description column of 4-7 words a cell
+        for row in rows[1:]:
+            row[-1] = " ".join(rnd.choice(_CELL_WORDS) for _ in range(rnd.randint(4, 7)))
     widths = [max(f.getlength(r[c]) for r in rows) + f.size * 2.0 for c in range(n_cols)]
     c = Canvas()
     c.line(110, 120, f"Inventory sheet {seed}", font(SANS_BOLD, 40))
@@ -334,3 +337,21 @@ def figure_page() -> RenderedPage:
         numbered=True,
     )
     return c.page("figure")
+
+
+THREE_COLUMNS = [
+    "Bees visit flowers in a fixed order each morning, and the hive learns which patches pay best.",
+    "Scouts dance to share the distance and the bearing of the richest patch with the other foragers.",
+    "When rain closes the flowers, the colony lives on stored honey until the weather turns again.",
+]
+
+
+def three_column_page() -> RenderedPage:
+    """Three narrow columns of prose (short lines, few words each): not a table."""
+    c = Canvas()
+    body = font(SERIF, 28)
+    c.line(110, 110, "Notes on the Hive", font(SANS_BOLD, 44))
+    c.expected.append(Expected("heading1", "Notes on the Hive"))
+    for i, text in enumerate(THREE_COLUMNS):
+        c.paragraph(110 + i * 345, 220, 300, text, body)
+    return c.page("three-column")

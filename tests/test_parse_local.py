@@ -17,6 +17,7 @@ from parse_pages import (
     korean_page,
     report_page,
     table_page,
+    three_column_page,
     two_column_page,
 )
 from upstage_ocr.errors import InputError
@@ -58,7 +59,9 @@ def assert_matches(page: RenderedPage, elements: list[Element]) -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [report_page, two_column_page, korean_page, figure_page], ids=lambda f: f.__name__
+    "make",
+    [report_page, two_column_page, korean_page, figure_page, three_column_page],
+    ids=lambda f: f.__name__,
 )
 def test_text_layer_pages(make):
     page = make()

@@ -161,9 +161,10 @@ def _segment_rows(lines: Sequence[Line]) -> list[list[Line]]:
 
 
 def _tabular(row: Sequence[Line]) -> bool:
-    """A row of short pieces spread across the page: 2+ segments of at most 4 words (3 for 2 segments)."""
-    longest = max(len(s.words) for s in row)
-    return (len(row) >= 3 and longest <= 4) or (len(row) == 2 and longest <= 3)
+    """A row of pieces spread across the page: 3+ segments, all but one of at most 4 words (a description
+    column may be long; columns of prose are long in every segment), or 2 segments of at most 3 words."""
+    sizes = sorted(len(s.words) for s in row)
+    return (len(row) >= 3 and sizes[-2] <= 4) or (len(row) == 2 and sizes[-1] <= 3)
 
 
 def unruled_tables(lines: Sequence[Line], text_h: float) -> list[Table]:
@@ -179,7 +180,7 @@ def unruled_tables(lines: Sequence[Line], text_h: float) -> list[Table]:
             words = [w for r in run for s in r for w in s.words]
             box = union_box((w.x0, w.y0, w.x1, w.y1) for w in words)
             table = aligned_table(box, words)
-            if table is not None and table.n_cols >= 2 and _filled(table) >= 0.6:
+            if table is not None and table.n_cols >= 2 and _filled(table) >= 0.6 and not _prose(table):
                 out.append(table)
         run = [row] if row and _tabular(row) else []
     return out
@@ -190,3 +191,13 @@ def _filled(table: Table) -> float:
     return sum(1 for r in table.rows if sum(1 for c in r if c is not None and c.text) >= 2) / max(
         1, len(table.rows)
     )
+
+
+def _prose(table: Table) -> bool:
+    """Two or more columns averaging 3+ words a cell: columns of running text, not a table."""
+    wordy = 0
+    for c in range(table.n_cols):
+        texts = [row[c].text for row in table.rows if c < len(row) and row[c] is not None and row[c].text]  # type: ignore[union-attr]
+        if texts and sum(len(t.split()) for t in texts) / len(texts) >= 3:
+            wordy += 1
+    return wordy >= 2
