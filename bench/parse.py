@@ -1,12 +1,13 @@
 """Benchmark the local parse engine on pages rendered from known content.
 
-    python bench/parse.py [--tables N] [--ocr] [--repeat R]
+    python bench/parse.py [--tables N] [--ocr] [--scans] [--repeat R]
 
 Pages: the report, two-column and Korean pages of tests/parse_pages.py, plus N generated table pages (half with
 a full ruled grid, half with horizontal rules only; 3-8 rows by 3-6 columns of words and numbers).
 Words come from the renderer (each word's exact box, what a PDF text layer gives) and, with --ocr, also from
 the local OCR engine (`local`; `local-kor` with lang "ko" on the Korean page), as the local backend gets them
-for scans. It prints, per word source:
+for scans, and with --scans also from OCR of each page made a mediocre scan (turned 0.5 degrees, blurred,
+grainy, JPEG quality 70). It prints, per word source:
   - parse speed: pages/s of `parse_page` alone (words given), the median of --repeat runs per page,
   - with --ocr, pages/s of OCR + parse together,
   - table-cell accuracy: the share of true cells whose text sits in the same row and column of the element's
@@ -26,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: F401  (puts server/ and tests/ on sys.path)
 
-from parse_pages import RenderedPage, all_pages, table_page
+from parse_pages import RenderedPage, all_pages, scanned, table_page
 from upstage_ocr.parsing import parse_page
 
 
@@ -69,7 +70,7 @@ def run(pages: list[RenderedPage], source: str, repeat: int) -> None:
             from upstage_ocr.engines.base import get_engine
             from upstage_ocr.jobs.local_backend import recognize_page
 
-            korean = page.name == "korean"
+            korean = page.name.startswith("korean")
             t = time.perf_counter()
             words_for[page.name] = recognize_page(
                 get_engine("local-kor" if korean else "local"), page.image, 0, "ko" if korean else None
@@ -108,6 +109,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=20, help="generated table pages (default 20)")
     parser.add_argument("--ocr", action="store_true", help="also read every page with the local OCR engine")
+    parser.add_argument(
+        "--scans",
+        action="store_true",
+        help="also OCR + parse every page as a scan (0.5 degrees, blur, grain, JPEG)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="parse runs per page for the timing (median)")
     args = parser.parse_args()
     pages = all_pages() + [
@@ -117,6 +123,8 @@ def main() -> None:
     run(pages, "text", args.repeat)
     if args.ocr:
         run(pages, "ocr", 1)
+    if args.scans:
+        run([scanned(p, 0.5, seed) for seed, p in enumerate(pages)], "ocr", 1)
 
 
 if __name__ == "__main__":

@@ -355,3 +355,21 @@ def three_column_page() -> RenderedPage:
     for i, text in enumerate(THREE_COLUMNS):
         c.paragraph(110 + i * 345, 220, 300, text, body)
     return c.page("three-column")
+
+
+def scanned(page: RenderedPage, angle: float = 0.5, seed: int = 0) -> RenderedPage:
+    """The page as a mediocre scan: turned by `angle` degrees, blurred, grainy, saved as a JPEG at quality 70.
+    The words keep their unrotated boxes, so read them with OCR."""
+    import io
+
+    import numpy as np
+    from PIL import ImageFilter
+
+    img = page.image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor="white")
+    gray = np.asarray(img.filter(ImageFilter.GaussianBlur(0.8)).convert("L")).astype(np.float32)
+    gray += np.random.default_rng(seed).normal(0, 12, gray.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8)).convert("RGB").save(buf, "JPEG", quality=70)
+    return RenderedPage(
+        page.name + "-scan", Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), [], page.expected
+    )

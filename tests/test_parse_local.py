@@ -16,6 +16,7 @@ from parse_pages import (
     figure_page,
     korean_page,
     report_page,
+    scanned,
     table_page,
     three_column_page,
     two_column_page,
@@ -179,8 +180,10 @@ def norm(text: str) -> str:
         (two_column_page, "local", None),
         (korean_page, "local-kor", "ko"),
         (figure_page, "local", None),
+        (lambda: scanned(report_page()), "local", None),
+        (lambda: scanned(table_page(6, "none"), angle=-0.5), "local", None),
     ],
-    ids=["report", "two-column", "korean", "figure"],
+    ids=["report", "two-column", "korean", "figure", "report-scan", "unruled-table-scan"],
 )
 def test_ocr_words_pages(make, engine, lang):
     from upstage_ocr.engines.base import get_engine

@@ -18,10 +18,10 @@ def find_figures(
     import cv2  # RapidOCR's dependency; imported here so that importing the package loads no native code
 
     h, w = mask.shape
-    hh, ww = h // SCALE * SCALE, w // SCALE * SCALE
-    small = np.asarray(
-        mask[:hh, :ww].reshape(hh // SCALE, SCALE, ww // SCALE, SCALE).any(axis=(1, 3)), dtype=bool
-    )  # thin lines kept
+    # a cell is inked if any of its pixels is (area averaging keeps lines thinner than the scale)
+    small = (
+        cv2.resize(mask.astype(np.uint8) * 255, (w // SCALE, h // SCALE), interpolation=cv2.INTER_AREA) > 0
+    )
     pad = max(1, int(text_h * 0.15))
     for x0, y0, x1, y1 in [*((wd.x0, wd.y0, wd.x1, wd.y1) for wd in words), *exclude]:
         small[

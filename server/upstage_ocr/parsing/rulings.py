@@ -28,19 +28,13 @@ def ink_mask(image: Image.Image, threshold: int = 160) -> np.ndarray:
     return gray < threshold
 
 
-def _runs_1d(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """Per row of `mask`, True where the pixel is in a horizontal run of at least `min_len` ink pixels."""
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    diff = np.diff(padded, axis=1)
-    out = np.zeros_like(mask, dtype=bool)
-    rows_s, cols_s = np.nonzero(diff == 1)
-    _, cols_e = np.nonzero(diff == -1)  # row-major order: the i-th end closes the i-th start
-    keep = (cols_e - cols_s) >= min_len
-    for r, s, e in zip(rows_s[keep], cols_s[keep], cols_e[keep], strict=True):
-        out[r, s:e] = True
-    return out
+def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+    """True where the pixel is in a horizontal (or vertical) run of at least `length` ink pixels: a
+    morphological opening with a line `length` long."""
+    import cv2  # RapidOCR's dependency; imported here so that importing the package loads no native code
+
+    kernel = np.ones((1, length) if horizontal else (length, 1), np.uint8)
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
 
 
 def _segments(
@@ -76,8 +70,8 @@ def find_rules(mask: np.ndarray, text_height: float) -> tuple[list, list]:
     w = mask.shape[1]
     h_min = max(30, int(w * 0.03), int(text_height * 2.5))
     v_min = max(12, int(text_height * 1.15))
-    hmask = _runs_1d(mask, h_min)
-    vmask = _runs_1d(mask.T, v_min).T
+    hmask = _runs(mask, h_min, horizontal=True)
+    vmask = _runs(mask, v_min, horizontal=False)
     thick = max(6.0, 0.35 * text_height)
     return _segments(hmask, 0, h_min, thick), _segments(vmask, 1, v_min, thick)
 

@@ -134,7 +134,7 @@ def _rows(words: Sequence[PageWord]) -> list[list[PageWord]]:
     return [members for _, _, members in rows]
 
 
-def group_lines(words: Sequence[PageWord], gap_factor: float = 1.0) -> list[Line]:
+def group_lines(words: Sequence[PageWord], gap_factor: float = 0.75) -> list[Line]:
     """Line segments, top to bottom then left to right; a gap wider than `gap_factor` x height splits a row."""
     lines: list[Line] = []
     for row in _rows(words):
