@@ -92,9 +92,10 @@ def run(pages: list[RenderedPage], source: str, repeat: int) -> None:
             cells[k] += v
         cats_ok += [el.category for el in elements] == [e.category for e in page.expected]
     n = len(pages)
-    print(
-        f"\n## words from {'the local OCR engine' if source == 'ocr' else 'the renderer (text layer)'}: {n} pages"
-    )
+    what = "the renderer (text layer)" if source == "text" else "the local OCR engine"
+    if pages[0].name.endswith("-scan"):
+        what += " on scans (0.5 degrees, blur, grain, JPEG q70)"
+    print(f"\n## words from {what}: {n} pages")
     print(f"parse_page alone: {n / parse_s:.1f} pages/s ({1000 * parse_s / n:.0f} ms/page)")
     if source == "ocr":
         print(

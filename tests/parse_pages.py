@@ -260,7 +260,7 @@ def korean_page() -> RenderedPage:
 
 
 def all_pages() -> list[RenderedPage]:
-    return [report_page(), two_column_page(), korean_page(), figure_page(), three_column_page()]
+    return [report_page(), two_column_page(), korean_page(), figure_page(), three_column_page(), mixed_page()]
 
 
 _CELL_WORDS = [
@@ -373,3 +373,46 @@ def scanned(page: RenderedPage, angle: float = 0.5, seed: int = 0) -> RenderedPa
     return RenderedPage(
         page.name + "-scan", Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), [], page.expected
     )
+
+
+MIXED_TOP = [
+    [
+        "Ferries leave the north pier every hour from six in the morning.",
+        "Tickets are sold on board and by the app.",
+    ],
+    [
+        "The island road loops past both beaches and the old lighthouse.",
+        "Bicycles can be hired beside the pier.",
+    ],
+]
+MIXED_TABLE = [
+    ["Route", "First", "Last", "Minutes"],
+    ["Pier to Harbour", "06:00", "21:00", "35"],
+    ["Pier to Cove", "07:30", "19:30", "50"],
+]
+MIXED_BOTTOM = [
+    "Winter timetables start on the first of November each year.",
+    "Storm warnings cancel the late crossings first.",
+]
+
+
+def mixed_page() -> RenderedPage:
+    """A title, two columns, a full-width ruled table across both, two more columns, a footer: read each
+    column down to the table, the table, then each column below it."""
+    c = Canvas()
+    body = font(SANS, 22)
+    c.line(110, 110, "Island Travel Guide", font(SANS_BOLD, 44))
+    c.expected.append(Expected("heading1", "Island Travel Guide"))
+    bottom = 0.0
+    for x, paras in ((110, MIXED_TOP[0]), (650, MIXED_TOP[1])):
+        y = 220.0
+        for text in paras:
+            y = c.paragraph(x, y, 480, text, body) + 30
+        bottom = max(bottom, y)
+    c.table(110, bottom + 40, [420, 200, 200, 200], MIXED_TABLE, body)
+    y0 = bottom + 40 + len(MIXED_TABLE) * body.size * 2.2 + 60
+    for x, text in zip((110, 650), MIXED_BOTTOM, strict=True):
+        c.paragraph(x, y0, 480, text, body)
+    c.line(600, 1670, "5", font(SANS, 18))
+    c.expected.append(Expected("footer", "5"))
+    return c.page("mixed")

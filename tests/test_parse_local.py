@@ -15,6 +15,7 @@ from parse_pages import (
     RenderedPage,
     figure_page,
     korean_page,
+    mixed_page,
     report_page,
     scanned,
     table_page,
@@ -61,7 +62,7 @@ def assert_matches(page: RenderedPage, elements: list[Element]) -> None:
 
 @pytest.mark.parametrize(
     "make",
-    [report_page, two_column_page, korean_page, figure_page, three_column_page],
+    [report_page, two_column_page, korean_page, figure_page, three_column_page, mixed_page],
     ids=lambda f: f.__name__,
 )
 def test_text_layer_pages(make):
