@@ -224,3 +224,13 @@ def test_a_missing_rule_merges_cells_into_a_span():
     assert "<td colspan='2'>Sales</td>" in table.content.html
     assert table.content.html.count("<tr>") == 4 and table.content.html.count("<td>") == 2 + 12
     assert md_table(table.content.markdown) == rows
+
+
+def test_a_dark_scan_edge_is_not_a_figure_swallowing_the_text():
+    from PIL import ImageDraw
+
+    page = report_page()
+    image = page.image.copy()
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, 1239, 1753], outline="black", width=30)  # a scanner's shadow round the sheet
+    assert_matches(page, parse_page(image, page.words, 1))

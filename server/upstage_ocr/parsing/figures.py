@@ -40,7 +40,9 @@ def find_figures(
         # dilation grew each side by about k/2 cells
         x0, y0 = (x + k // 2) * SCALE, (y + k // 2) * SCALE
         x1, y1 = min(w, (x + bw - k // 2) * SCALE), min(h, (y + bh - k // 2) * SCALE)
-        boxes.append((float(x0), float(y0), float(x1), float(y1)))
+        if max(x1 - x0, y1 - y0) >= text_h:  # specks of a scan are not part of any figure
+            boxes.append((float(x0), float(y0), float(x1), float(y1)))
+    boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)[:200]
     boxes = _merge_near(boxes, text_h)
     return [b for b in boxes if b[2] - b[0] >= min_side and b[3] - b[1] >= min_side]
 

@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from ..parse_models import Element, rel_box
-from .blocks import Region, build_blocks, classify
+from .blocks import CAPTION_RE, Region, build_blocks, classify
 from .figures import bullet_box, find_figures
 from .order import reading_order
 from .render import render
@@ -104,14 +104,21 @@ def layout_regions(image: Image.Image, words: Iterable[Any]) -> list[Region]:
     tables = find_tables(mask, pw, text_h)
     rest = [w for w in pw if not any(inside(t.box, w) for t in tables)]
     figures: list[Region] = []
+    captions = {w for ln in group_lines(rest, 1.2) if CAPTION_RE.match(ln.text) for w in ln.words}
     for found in find_figures(mask, rest, [t.box for t in tables], text_h):
-        box, within = _absorb_labels(found, rest, 0.75 * text_h)
+        box, within = _absorb_labels(found, [w for w in rest if w not in captions], 0.75 * text_h)
+        if len(within) > max(30, len(rest) // 2):  # a frame or a scan's dark edge around the text: no figure
+            continue
         rest = [w for w in rest if w not in within]
-        figures.append(Region("figure", box, alt=" ".join(ln.text for ln in group_lines(list(within)))))
-    lines = group_lines(rest)
-    for table in unruled_tables(lines, text_h):
+        figures.append(
+            Region("figure", box, alt=" ".join(ln.text for ln in group_lines(list(within), gap_factor=1e9)))
+        )
+    # tables are looked for in finely cut lines (a cell gap can be as narrow as a heading's word gap), text is
+    # read in lines cut only at gutters
+    for table in unruled_tables(group_lines(rest, gap_factor=0.75), text_h):
         tables.append(Region("table", table.box, table=table, font_px=round(table.text_height)))
-        lines = [ln for ln in lines if not all(inside(table.box, w) for w in ln.words)]
+        rest = [w for w in rest if not inside(table.box, w)]
+    lines = group_lines(rest, gap_factor=1.2)
     for line in lines:
         if not marker(line.text) and (blob := bullet_box(mask, line.box, rest)) is not None:
             line.words.insert(0, PageWord("•", *blob))
