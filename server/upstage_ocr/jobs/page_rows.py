@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..models import Page
 
 _PAGE_HEAD = "json_extract(data, '$.confidence', '$.height', '$.id', '$.text', '$.width')"
@@ -28,7 +30,7 @@ def _page_head(head: str) -> Page:
 
 
 def _commit_pages(
-    db: sqlite3.Connection, job_id: str, pages: Sequence[tuple[int, int, Page]], billed: int, now: float
+    db: sqlite3.Connection, job_id: str, pages: Sequence[tuple[int, int, BaseModel]], billed: int, now: float
 ) -> int:
     """Insert `pages` and bring the job's page count and billing up to date (inside the caller's transaction)."""
     db.executemany(
@@ -53,8 +55,11 @@ class PageRows:
         raise NotImplementedError
 
     # -- pages -----------------------------------------------------------------------------------------
-    def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, Page]], *, billed: int = 0) -> int:
-        """Commit finished pages (position in the result, 1-based document page, page) in one transaction."""
+    def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, BaseModel]], *, billed: int = 0) -> int:
+        """Commit finished pages (position in the result, 1-based document page, page) in one transaction.
+
+        A page is an OCR `Page`, or a parse job's page of elements (`jobs/parse_store.py`).
+        """
         with self._tx() as db:
             return _commit_pages(db, job_id, pages, billed, time.time())
 
@@ -71,15 +76,21 @@ class PageRows:
         functions: a page's words are never parsed, which makes a text-only read of 10 dense pages about 10x
         faster (bench/server.py).
         """
-        conn = self._conn()
-        column = "data" if words else _PAGE_HEAD
         make = Page.model_validate_json if words else _page_head
+        for idx, number, data in self.iter_page_data(job_id, indexes, "data" if words else _PAGE_HEAD):
+            yield idx, number, make(data)
+
+    def iter_page_data(
+        self, job_id: str, indexes: Sequence[int] | None = None, column: str = "data"
+    ) -> Iterator[tuple[int, int, str]]:
+        """Stored pages in result order as (idx, page_number, their JSON text), unparsed."""
+        conn = self._conn()
         if indexes is None:
             cur = conn.execute(
                 f"SELECT idx, page_number, {column} FROM pages WHERE job_id = ? ORDER BY idx", (job_id,)
             )
             for idx, number, data in cur:
-                yield int(idx), int(number), make(data)
+                yield int(idx), int(number), data
             return
         wanted = sorted(set(indexes))
         for start in range(0, len(wanted), 500):
@@ -91,7 +102,7 @@ class PageRows:
                 (job_id, *chunk),
             )
             for idx, number, data in cur.fetchall():
-                yield int(idx), int(number), make(data)
+                yield int(idx), int(number), data
 
     # -- async batches ---------------------------------------------------------------------------------
     def set_batch(
@@ -120,7 +131,7 @@ class PageRows:
         batch_id: int,
         start_page: int,
         end_page: int,
-        pages: Sequence[tuple[int, int, Page]],
+        pages: Sequence[tuple[int, int, BaseModel]],
         billed: int,
     ) -> None:
         """A downloaded batch's pages and the batch's `stored` mark, in one transaction."""

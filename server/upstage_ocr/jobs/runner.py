@@ -141,7 +141,10 @@ class Runner:
 
 def stored_result(store: JobStore, job_id: str) -> OCRResult:
     """A job's stored pages assembled into one Upstage-shaped result."""
+    from .parse_store import require_ocr
+
     job = store.get(job_id)
+    require_ocr(job)
     pages = [page for _, _, page in store.iter_pages(job_id)]
     if not pages and store.get_raw(job_id) is not None:
         raise JobError(
@@ -153,6 +156,10 @@ def stored_result(store: JobStore, job_id: str) -> OCRResult:
 
 async def write_result(store: JobStore, job: Job) -> Path:
     """Write the job's result JSON (atomically) where the job says, and return its path."""
+    from .parse_store import is_parse, write_parse_result
+
+    if is_parse(job):
+        return await write_parse_result(store, job)
     target = Path(job.result_path) if job.result_path else resolve_output(None, job.input_name, None)
     raw = store.get_raw(job.id)
     schema = job.options.get("schema")

@@ -43,6 +43,21 @@ class Submission:
     reused: bool
 
 
+@dataclass
+class Prepared:
+    """A checked input: as given (`info`), as worked on (`work_info`: an office file converted to PDF for the
+    local engines), its pages (None: unknown count) and the user's page selection (None: every page)."""
+
+    info: DocumentInfo
+    work_info: DocumentInfo
+    page_numbers: list[int] | None
+    selection: list[int] | None
+
+    @property
+    def total(self) -> int | None:
+        return len(self.page_numbers) if self.page_numbers is not None else None
+
+
 class OCRService:
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
@@ -116,33 +131,54 @@ class OCRService:
                 f"unknown schema {schema!r}", hint=f"Choose one of: {', '.join(SCHEMAS)} (or none)"
             )
         engine_name = self.resolve_engine(engine)
-        info, work_info = await self._inspect(source, engine_name)
-        page_numbers, selected = select_pages(pages, work_info.page_count)
+        doc = await self.prepare(source, engine_name, pages)
         if engine_name == "upstage":
             from .upstage_backend import check_limits
 
-            check_limits(info, page_numbers)
-        target = resolve_output(output, info.name, info.path)  # a bad output path fails before any job exists
-        options: dict[str, Any] = {"engine": engine_name, "schema": schema, "pages": selected}
+            check_limits(doc.info, doc.page_numbers)
+        options: dict[str, Any] = {"engine": engine_name, "schema": schema, "pages": doc.selection}
         if engine_name == "upstage":
             options["model"] = model or self.settings.model
         else:
             options["lang"] = lang or self.settings.lang
-        key = job_key(info.sha256, options)
-        if use_async and engine_name == "upstage":
-            options["async"] = True  # stored with the job, left out of its key
+        extra = {"async": True} if use_async and engine_name == "upstage" else {}
+        return await self.find_or_create(source, doc, options, output, force=force, unkeyed=extra)
+
+    async def prepare(self, source: str, engine_name: str, pages: str | None) -> Prepared:
+        """The input checked (fetched, inspected, an office file converted for local engines) and its pages."""
+        info, work_info = await self._inspect(source, engine_name)
+        page_numbers, selected = select_pages(pages, work_info.page_count)
+        return Prepared(info, work_info, page_numbers, selected)
+
+    async def find_or_create(
+        self,
+        source: str,
+        doc: Prepared,
+        options: dict[str, Any],
+        output: str | None,
+        *,
+        force: bool = False,
+        unkeyed: dict[str, Any] | None = None,
+        suffix: str = ".ocr.json",
+    ) -> Submission:
+        """The job for `doc` with `options` (its key), reused unless `force`; `unkeyed` options are stored
+        with a new job but left out of its key (they do not change the result)."""
+        info = doc.info
+        target = resolve_output(
+            output, info.name, info.path, suffix
+        )  # a bad path fails before any job exists
         # One transaction finds or creates the job: two processes submitting the same file share one job.
         job, created = self.store.find_or_create(
-            key=key,
+            key=job_key(info.sha256, options),
             input_name=info.name,
-            input_path=str(work_info.path),
+            input_path=str(doc.work_info.path),
             source=redact(source),
             sha256=info.sha256,
             size=info.size,
-            options=options,
-            engine=engine_name,
-            pages_total=len(page_numbers) if page_numbers is not None else None,
-            page_numbers=page_numbers,
+            options={**options, **(unkeyed or {})},
+            engine=str(options["engine"]),
+            pages_total=doc.total,
+            page_numbers=doc.page_numbers,
             reuse=not force,
         )
         if created or output is not None or job.result_path is None:
@@ -173,6 +209,12 @@ class OCRService:
 
     # -- run -------------------------------------------------------------------------------------------
     def _backend_for(self, job: Job) -> Backend:
+        from .parse_store import is_parse
+
+        if is_parse(job):
+            from .parse_backends import parse_backend
+
+            return parse_backend(self, job)
         if job.engine == "upstage":
             from .upstage_backend import UpstageBackend
 
@@ -215,5 +257,8 @@ class OCRService:
         self, job_id: str, pages: str | None = None, *, words: bool = True
     ) -> Iterator[tuple[int, int, Page]]:
         """(idx, page_number, Page) of a page range; `words=False`: pages without words (much faster)."""
+        from .parse_store import require_ocr
+
         job = self.store.get(job_id)
+        require_ocr(job)
         return self.store.iter_pages(job_id, self.page_indexes(job, pages), words=words)

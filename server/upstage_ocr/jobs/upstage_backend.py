@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from pydantic import BaseModel
 
 from ..errors import BadRequestError, FileTooLargeError, OCRError, PageRangeError
 from ..inputs import documents
@@ -39,6 +40,11 @@ def check_limits(info: documents.DocumentInfo, numbers: list[int] | None) -> Non
             f"{info.name} has {total} pages; the Upstage API takes at most {documents.MAX_PAGES_ASYNC} per document",
             hint="Select a range with --pages (e.g. 1-1000) and run the rest as another job",
         )
+    check_subset(info, numbers)
+
+
+def check_subset(info: documents.DocumentInfo, numbers: list[int] | None) -> None:
+    """Only PDFs can be cut into a subset of pages for upload (OCR and Document Parse alike)."""
     subset = numbers is not None and info.page_count is not None and len(numbers) < info.page_count
     if subset and info.kind != "pdf":
         raise PageRangeError(
@@ -48,6 +54,14 @@ def check_limits(info: documents.DocumentInfo, numbers: list[int] | None) -> Non
 
 
 class UpstageBackend:
+    """OCR on the Upstage API. Document Parse (`parse_upstage_backend.py`) overrides the calls and the
+    reading of responses (`_submit`, `_sync`, `_batch_rows`) and the sync page limit; the flow is shared."""
+
+    sync_pages = SYNC_CHUNK_PAGES
+    """The most pages one sync call takes."""
+    async_fallback = True
+    """Whether a refused async submit falls back to sync calls (async OCR is not confirmed by Upstage)."""
+
     def __init__(self, store: JobStore, client: Callable[[], UpstageClient]):
         self.store = store
         self.client = client
@@ -60,17 +74,17 @@ class UpstageBackend:
         if job.request_id is None and done:
             await self._missing(job, progress)  # carried over from a failed run: only the rest
             return
-        small = total is None or total <= documents.MAX_PAGES_SYNC
+        small = total is None or total <= self.sync_pages
         if job.request_id is None and small and not job.options.get("async"):
             await self._sync(job, None, progress)
             return
         if job.request_id is None:
             document, filename = self._document_for(job)
             try:
-                request_id = await self.client().submit_async(
-                    document, filename=filename, model=job.options["model"], schema=job.options.get("schema")
-                )
+                request_id = await self._submit(job, document, filename)
             except BadRequestError as exc:
+                if not self.async_fallback:
+                    raise
                 # Async OCR is not confirmed by Upstage: fall back to sync calls of <= 100 pages.
                 log.warning("async submit refused (%s); falling back to sync chunks", exc)
                 await self._chunks(job, progress)
@@ -79,6 +93,11 @@ class UpstageBackend:
             self.store.update(job.id, request_id=request_id)
             job = self.store.get(job.id)
         await self._follow(job, progress)
+
+    async def _submit(self, job: Job, document: Path | bytes, filename: str) -> str:
+        return await self.client().submit_async(
+            document, filename=filename, model=job.options["model"], schema=job.options.get("schema")
+        )
 
     def _document_for(self, job: Job, indexes: Sequence[int] | None = None) -> tuple[Path | bytes, str]:
         """What to upload: the file itself, or a PDF of some of its pages (`indexes` into the job's pages)."""
@@ -138,27 +157,34 @@ class UpstageBackend:
 
     async def _chunks(self, job: Job, progress: Progress | None) -> None:
         total = job.pages_total or 0
-        for start in range(0, total, SYNC_CHUNK_PAGES):
-            indexes = list(range(start, min(total, start + SYNC_CHUNK_PAGES)))
+        for start in range(0, total, self.sync_pages):
+            indexes = list(range(start, min(total, start + self.sync_pages)))
             if set(indexes) <= self.store.done_indexes(job.id):
                 continue
             await self._sync(job, indexes, progress)
 
-    async def _follow(self, job: Job, progress: Progress | None) -> None:
+    def _batch_rows(
+        self, job: Job, meta: dict[str, Any], data: dict[str, Any]
+    ) -> tuple[Sequence[tuple[int, int, BaseModel]], int, str | None]:
+        """(store rows, billed pages, model version) of one downloaded batch."""
         from ..upstage.results import batch_pages
 
+        pages = batch_pages(data, int(meta["start_page"]))
+        rows = [(page.id, job.page_number(page.id), page) for page in pages]
+        billed = int(data.get("numBilledPages", len(pages)) or 0)
+        return rows, billed, str(data["modelVersion"]) if data.get("modelVersion") else None
+
+    async def _follow(self, job: Job, progress: Progress | None) -> None:
         assert job.request_id is not None
         total = job.pages_total or 0
         done_batches = self.store.stored_batch_ids(job.id)
 
         async def on_batch(meta: dict[str, Any], data: dict[str, Any]) -> None:
             start, end = int(meta["start_page"]), int(meta["end_page"])
-            pages = batch_pages(data, start)
-            rows = [(page.id, job.page_number(page.id), page) for page in pages]
-            billed = int(data.get("numBilledPages", len(pages)) or 0)
+            rows, billed, version = self._batch_rows(job, meta, data)
             self.store.store_batch(job.id, int(meta["id"]), start, end, rows, billed)
-            if data.get("modelVersion"):
-                self.store.update(job.id, model_version=str(data["modelVersion"]))
+            if version:
+                self.store.update(job.id, model_version=version)
             if progress:
                 done = self.store.get(job.id).pages_done
                 await progress(
@@ -196,5 +222,5 @@ class UpstageBackend:
         missing = sorted(set(range(total)) - self.store.done_indexes(job.id))
         if missing:
             log.warning("job %s: %d pages missing (%s); re-running only those", job.id, len(missing), why)
-            for start in range(0, len(missing), SYNC_CHUNK_PAGES):
-                await self._sync(job, missing[start : start + SYNC_CHUNK_PAGES], progress)
+            for start in range(0, len(missing), self.sync_pages):
+                await self._sync(job, missing[start : start + self.sync_pages], progress)
