@@ -163,7 +163,7 @@ def test_status_fetch_jobs(capsys, tmp_path, tmp):
 
     code, out, _err = run(capsys, "jobs")
     assert code == 0
-    assert re.match(rf"{job_id}\s+completed\s+3/3\s+local\s+three\.pdf$", out.strip())
+    assert re.match(rf"{job_id}\s+completed\s+3/3\s+ocr\s+local\s+three\.pdf$", out.strip())
 
     code, _out, err = run(capsys, "fetch", job_id, "--pages", "9")
     assert code == 2

@@ -25,8 +25,10 @@ TOOLS_REFERENCE = REFERENCES / "tools.md"
 # The MCP tools every document here may name; test_live_tools_list checks it against the server itself.
 TOOL_NAMES = (
     "ocr_document",
+    "parse_document",
     "get_ocr_status",
     "fetch_ocr_pages",
+    "fetch_parse_pages",
     "list_ocr_jobs",
     "export_ocr",
     "search_ocr_text",
@@ -108,7 +110,7 @@ def documented_parameters() -> dict[str, set[str]]:
     for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
         title = section.splitlines()[0].strip()
         if title in TOOL_NAMES:
-            out[title] = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+            out[title] = set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
     return out
 
 
@@ -251,7 +253,7 @@ def test_every_setting_is_documented_in_the_cli_reference():
 
 
 def test_every_tool_named_anywhere_is_a_real_tool():
-    pattern = re.compile(r"\b(?:[a-z]+_)*ocr(?:_[a-z]+)*\b")
+    pattern = re.compile(r"\b(?:[a-z]+_)*(?:ocr|parse)(?:_[a-z]+)*\b")
     for name, text in documents().items():
         named = {m for m in pattern.findall(text) if "_" in m} - NOT_TOOLS
         assert named <= set(TOOL_NAMES), f"{name} names unknown tools: {sorted(named - set(TOOL_NAMES))}"

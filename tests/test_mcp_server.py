@@ -30,6 +30,8 @@ from upstage_ocr.settings import Settings
 MODES = ["auto", "legacy"]
 TOOLS = {
     "ocr_document",
+    "parse_document",
+    "fetch_parse_pages",
     "get_ocr_status",
     "fetch_ocr_pages",
     "list_ocr_jobs",

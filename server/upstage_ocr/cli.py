@@ -15,7 +15,7 @@ from . import __version__
 from .cli_ocr import add_ocr_command, cmd_ocr
 from .errors import OCRError, redact
 from .settings import Settings
-from .vocab import EXPORT_FORMATS
+from .vocab import ALL_EXPORT_FORMATS
 
 log = logging.getLogger("upstage_ocr")
 
@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_ocr_command(sub)
 
+    from .cli_parse import add_parse_parser
+
+    add_parse_parser(sub)
+
     s = sub.add_parser("status", help="a job's status, pages done/total, batches and result path (JSON)")
     s.add_argument("job_id")
 
@@ -53,10 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--json", action="store_true")
 
     e = sub.add_parser(
-        "export", help="write a finished job as txt, md, json, csv, docx, hocr, pdf or overlay"
+        "export",
+        help="write a finished job as txt, md, json, csv, docx, hocr, pdf or overlay (parse jobs: md, html, "
+        "json, or csv per table)",
     )
     e.add_argument("job_id")
-    e.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("--format", "-f", required=True, choices=ALL_EXPORT_FORMATS)
     e.add_argument("-o", "--output", help="output path or directory (default: <temp>/<stem>.<ext>)")
     e.add_argument("--pages", help="pages to export (overlay), e.g. 1-3")
 
@@ -141,7 +147,7 @@ async def _cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
             for j in jobs:
                 sys.stdout.write(
                     f"{j.id}  {j.status:<9}  {j.pages_done}/{j.pages_total if j.pages_total is not None else '?'}"
-                    f"  {j.engine:<9}  {j.input_name}\n"
+                    f"  {j.options.get('kind') or 'ocr':<5}  {j.engine:<9}  {j.input_name}\n"
                 )
     return 0
 
@@ -202,8 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(settings, http=args.http, host=args.host, port=args.port)
             return 0
+        from .cli_parse import cmd_parse
+
         handlers = {
             "ocr": cmd_ocr,
+            "parse": cmd_parse,
             "status": _cmd_status,
             "fetch": _cmd_fetch,
             "jobs": _cmd_jobs,

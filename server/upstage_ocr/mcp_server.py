@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
-from anyio.abc import TaskGroup
 from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -23,6 +21,8 @@ from pydantic import Field
 
 from . import __version__
 from .errors import OCRError, redact
+from .mcp_parse import fetch_parse_pages, parse_document
+from .mcp_state import AppState, _state, _tool_errors, run_or_start
 from .settings import Settings
 from .views import (
     DEFAULT_FETCH_PAGES,
@@ -38,12 +38,11 @@ from .views import (
     job_summary,
     search_result,
 )
-from .vocab import EngineName, ExportFormat, SchemaName
+from .vocab import AnyExportFormat, EngineName, SchemaName
 
 if TYPE_CHECKING:
     import httpx
 
-    from .jobs.service import OCRService
 
 log = logging.getLogger("upstage_ocr.mcp")
 
@@ -62,29 +61,11 @@ upstage-ocr reads images, scans, PDFs and office files and returns word-level te
   page with its word boxes shaded by confidence.
 - list_ocr_jobs: recent jobs, e.g. to find a job_id again. Results are cached: the same file and options are
   never recognised or paid for twice (force=true re-runs).
+- parse_document: when the user wants structure rather than words: headings, paragraphs, lists and tables in
+  reading order, as Markdown (also HTML and text). Same jobs as OCR (get_ocr_status, list_ocr_jobs);
+  fetch_parse_pages reads a page range of the Markdown; export_ocr writes md, html, json or each table as csv.
 Without UPSTAGE_API_KEY the embedded offline engine is used (engine="local"); lang="ko" for Korean.
 """
-
-
-@dataclass
-class AppState:
-    service: OCRService
-    tasks: TaskGroup
-    settings: Settings
-
-
-def _state(ctx: Context[Any]) -> AppState:
-    state: AppState = ctx.request_context.lifespan_context
-    return state
-
-
-@contextmanager
-def _tool_errors() -> Iterator[None]:
-    """The project's errors become the tool's error result: the message and its code, nothing else."""
-    try:
-        yield
-    except OCRError as exc:
-        raise ToolError(f"{exc} [{exc.code}]") from exc
 
 
 # -- the tools -------------------------------------------------------------------------------------------
@@ -162,8 +143,11 @@ async def list_ocr_jobs(
 async def export_ocr(
     job_id: Annotated[str, Field(description="A completed job's id")],
     format: Annotated[
-        ExportFormat,
-        Field(description="txt, md, json, csv, docx, hocr, pdf (searchable) or overlay (PNG)"),
+        AnyExportFormat,
+        Field(
+            description="txt, md, json, csv, docx, hocr, pdf (searchable) or overlay (PNG); "
+            "parse jobs: md, html, json, or csv (one file per table)"
+        ),
     ],
     ctx: Context[Any],
     output: Annotated[
@@ -225,22 +209,9 @@ async def _ocr(
     wait: bool | None,
 ) -> OcrDocumentResult:
     """Submit; finish small documents (or any with `wait`) in the call, start the rest in the background."""
-    service = state.service
-    sub = await service.submit(path, engine=engine, **options)
-    job = sub.job
-    small = job.pages_total is not None and job.pages_total <= state.settings.sync_page_limit
-    if not job.finished and (wait or (wait is None and small)):
-
-        async def progress(done: int, total: int | None, message: str) -> None:
-            await ctx.report_progress(done, total, message)
-
-        job = await service.run(job.id, progress)
-        if job.status == "failed":
-            raise ToolError(f"{job.error} [{job.error_code}] (job {job.id})")
-    elif not job.finished:
-        state.tasks.start_soon(service.run, job.id)
-        job = service.get(job.id)
-    return document_result(service, job, sub.reused)
+    sub = await state.service.submit(path, engine=engine, **options)
+    job = await run_or_start(state, ctx, sub.job, wait)
+    return document_result(state.service, job, sub.reused)
 
 
 # -- the server ------------------------------------------------------------------------------------------
@@ -256,8 +227,10 @@ _WRITES_OPEN = ToolAnnotations(
 )
 TOOLS = (
     (ocr_document, "OCR a document", _WRITES_OPEN),
+    (parse_document, "Parse a document", _WRITES_OPEN),
     (get_ocr_status, "OCR job status", _READ_ONLY),
     (fetch_ocr_pages, "Fetch OCR pages", _READ_ONLY),
+    (fetch_parse_pages, "Fetch parsed pages", _READ_ONLY),
     (list_ocr_jobs, "List OCR jobs", _READ_ONLY),
     (export_ocr, "Export an OCR result", _WRITES),
     (search_ocr_text, "Search OCR text", _READ_ONLY),

@@ -54,6 +54,7 @@ class BatchState(BaseModel):
 class JobSummary(BaseModel):
     job_id: str
     status: JobStatus
+    kind: str = Field("ocr", description="ocr (ocr_document) or parse (parse_document)")
     input: str
     engine: str
     pages_done: int
@@ -132,6 +133,7 @@ def job_status(job: Job) -> OcrStatusResult:
     return OcrStatusResult(
         job_id=job.id,
         status=job.status,
+        kind=str(job.options.get("kind") or "ocr"),
         input=job.input_name,
         engine=job.engine,
         pages_done=job.pages_done,

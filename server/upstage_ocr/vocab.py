@@ -18,6 +18,13 @@ ExportFormat = Literal["txt", "md", "json", "csv", "docx", "hocr", "pdf", "overl
 """What a finished job can be exported as."""
 EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 
+ParseExportFormat = Literal["md", "html", "csv", "json"]
+"""What a finished parse job can be exported as (csv: one file per table)."""
+PARSE_EXPORT_FORMATS: tuple[ParseExportFormat, ...] = get_args(ParseExportFormat)
+AnyExportFormat = Literal["txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay", "html"]
+"""Every export format of either kind of job (what export_ocr takes)."""
+ALL_EXPORT_FORMATS: tuple[AnyExportFormat, ...] = get_args(AnyExportFormat)
+
 JobStatus = Literal["queued", "running", "completed", "failed"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 UNFINISHED_STATUSES: tuple[JobStatus, ...] = ("queued", "running")

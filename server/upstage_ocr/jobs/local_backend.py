@@ -97,21 +97,24 @@ async def run_local_pages(
     *,
     engine_name: str,
     lang: str | None,
-    on_page: Callable[[int, models.Page], Awaitable[None]],
+    on_page: Callable[[int, Any], Awaitable[None]],
     workers: int | None = None,
     dpi: int = DEFAULT_DPI,
+    recognize: Callable[[Engine, Image.Image, int, str | None], Any] = recognize_page,
 ) -> None:
     """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
 
     Each delivered page has `id` = its 0-based position in the document (page_number - 1). The engine is
     created (models loaded) in a worker thread. Errors from any page cancel the rest and propagate.
+    `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR `models.Page` by default,
+    a page of layout elements for parse jobs (`parse_local_backend.py`).
     """
     if not page_numbers:
         return
     n_workers = max(1, workers or default_workers())
     engine = await anyio.to_thread.run_sync(get_engine, engine_name)
     source = _PageSource(iter_page_images(info, list(page_numbers), dpi=dpi))
-    done: dict[int, models.Page] = {}
+    done: dict[int, Any] = {}
     next_index = 0
     ready = anyio.Condition()
     # At most n_workers pages are rendered or recognised at once, and at most 2 * n_workers finished pages
@@ -139,7 +142,7 @@ async def run_local_pages(
                 return
             number, image = item
             try:
-                page = await anyio.to_thread.run_sync(recognize_page, engine, image, number - 1, lang)
+                page = await anyio.to_thread.run_sync(recognize, engine, image, number - 1, lang)
             finally:
                 image.close()
             async with ready:
@@ -193,7 +196,7 @@ class LocalBackend:
         remaining = [n for i, n in enumerate(numbers) if i not in done]
         total = len(numbers)
         lang = job.options.get("lang")
-        self.store.update(job.id, model_version=model_version_for(job.engine, lang), pages_total=total)
+        self.store.update(job.id, model_version=self._model_version(job), pages_total=total)
 
         async def on_page(number: int, page: models.Page) -> None:
             count = self.store.add_pages(job.id, [(position[number], number, page)])
@@ -203,5 +206,18 @@ class LocalBackend:
         if progress and done:
             await progress(len(done), total, f"resuming after {len(done)} finished pages")
         await run_local_pages(
-            info, remaining, engine_name=job.engine, lang=lang, on_page=on_page, workers=self.workers
+            info,
+            remaining,
+            engine_name=job.engine,
+            lang=lang,
+            on_page=on_page,
+            workers=self.workers,
+            recognize=self._recognizer(job),
         )
+
+    def _model_version(self, job: Job) -> str:
+        return model_version_for(job.engine, job.options.get("lang"))
+
+    def _recognizer(self, job: Job) -> Callable[[Engine, Image.Image, int, str | None], Any]:
+        """What each page image becomes (stored by `add_pages`): here an OCR page."""
+        return recognize_page

@@ -11,7 +11,7 @@ import anyio
 
 from ..errors import JobError
 from ..fsutil import resolve_output
-from ..vocab import EXPORT_FORMATS
+from ..vocab import ALL_EXPORT_FORMATS, EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -80,15 +80,24 @@ async def export_job(
     service: OCRService, job_id: str, fmt: str, output: str | None, pages: str | None = None
 ) -> list[Path]:
     """Write a finished job in `fmt`; returns the absolute paths written."""
+    from ..errors import ConfigError
+    from ..jobs.parse_store import is_parse
     from . import writers
 
-    if fmt not in EXPORT_FORMATS:
-        from ..errors import ConfigError
-
+    if fmt not in ALL_EXPORT_FORMATS:
         raise ConfigError(
-            f"unknown export format {fmt!r}", hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}"
+            f"unknown export format {fmt!r}", hint=f"Choose one of: {', '.join(ALL_EXPORT_FORMATS)}"
         )
     job = _finished(service, job_id)
+    if is_parse(job):
+        from .parse_exports import export_parse
+
+        return await anyio.to_thread.run_sync(export_parse, service, job, fmt, output)
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(
+            f"{fmt} export is for parse jobs; job {job_id} is an OCR job",
+            hint=f"Choose one of: {', '.join(EXPORT_FORMATS)}",
+        )
     target = resolve_output(output, job.input_name, Path(job.input_path), SUFFIXES[fmt])
     indexes = service.page_indexes(job, pages)
     sizes = {idx: (p.width, p.height) for idx, _n, p in service.store.iter_pages(job_id, indexes)}
@@ -112,8 +121,7 @@ async def export_job(
 def search_job(service: OCRService, job_id: str, query: str, limit: int = 10) -> list[Hit]:
     from .search import search
 
-    service.get(job_id)  # unknown ids raise JobError
-    pages = (page for _idx, _n, page in service.store.iter_pages(job_id))
+    pages = (page for _idx, _n, page in service.iter_pages(job_id))  # unknown ids, parse jobs: JobError
     return search(pages, query, limit=limit)
 
 
