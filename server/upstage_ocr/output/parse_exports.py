@@ -99,7 +99,8 @@ def markdown_table_grid(text: str) -> list[list[str]]:
         line = line.strip()
         if not line.startswith("|"):
             continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        inner = line[1:-1] if line.endswith("|") and not line.endswith("\\|") else line[1:]
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", inner)]
         if all(re.fullmatch(r":?-{3,}:?", c) for c in cells if c):
             continue
         rows.append([html.unescape(c.replace("\\|", "|")) for c in cells])
