@@ -15,7 +15,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -430,6 +430,20 @@ CASES = [
 ]
 
 
+def _as_parse(case: Case) -> Case:
+    """The same bad input given to Document Parse (`upstage-ocr parse`, `parse_document`): the same error."""
+
+    def build(c: Ctx) -> tuple[list[str], dict[str, Any]]:
+        argv, args = case.build(c)
+        return ["parse", *argv[1:]], args
+
+    return replace(case, name=f"{case.name} (parse)", build=build, tool="parse_document")
+
+
+# Every bad input of OCR, once more through parse (the schema option is OCR's alone).
+PARSE_CASES = [_as_parse(c) for c in CASES if c.tool == "ocr_document" and c.name != "unknown schema"]
+
+
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
@@ -486,7 +500,7 @@ def _files(root: Path) -> set[str]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", CASES + PARSE_CASES, ids=[c.name for c in CASES + PARSE_CASES])
 async def test_bad_input(case: Case, capsys, tmp_path, monkeypatch, web):
     from fake_upstage import DEFAULT_KEY, FakeUpstage
 

@@ -60,14 +60,7 @@ async def cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
     """OCR every input (at most --jobs at once); print each result path (or job id) in input order."""
     from .jobs.service import OCRService
 
-    inputs = _expand_inputs(args.files)
-    if not inputs:
-        raise FileMissingError(
-            "no supported files found in the given directories",
-            hint="Pass document files or a folder of them",
-        )
-    if args.output and len(inputs) > 1 and not Path(args.output).is_dir():
-        raise OutputPathError("with several inputs, -o must be an existing directory")
+    inputs = _inputs(args.files, args.output)
     failures: list[OCRError] = []
     results: dict[int, str] = {}
     async with OCRService(settings) as service:
@@ -149,6 +142,19 @@ def _spawn_worker(job_id: str, settings: Settings) -> None:
             env=env,
             start_new_session=True,
         )
+
+
+def _inputs(files: Sequence[str], output: str | None) -> list[str]:
+    """The files to work on (folders expanded); one-line errors for none, or several with a file `-o`."""
+    inputs = _expand_inputs(files)
+    if not inputs:
+        raise FileMissingError(
+            "no supported files found in the given directories",
+            hint="Pass document files or a folder of them",
+        )
+    if output and len(inputs) > 1 and not Path(output).is_dir():
+        raise OutputPathError("with several inputs, -o must be an existing directory")
+    return inputs
 
 
 def _expand_inputs(items: Sequence[str]) -> list[str]:

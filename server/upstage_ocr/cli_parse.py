@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_ocr import _Bar, _expand_inputs, _job_failure
-from .errors import OCRError, OutputPathError
+from .cli_ocr import _Bar, _inputs, _job_failure
+from .errors import OCRError
 from .fsutil import atomic_write_text, resolve_output
 from .parse_models import CATEGORIES, OUTPUT_FORMATS
 from .settings import Settings
@@ -67,10 +67,8 @@ async def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     from .jobs.service import OCRService
     from .upstage.parse import ParseOptions
 
-    inputs = _expand_inputs(args.files)
+    inputs = _inputs(args.files, args.output)
     several = len(inputs) > 1
-    if args.output and several and not Path(args.output).is_dir():
-        raise OutputPathError("with several inputs, -o must be an existing directory")
     options = ParseOptions(
         output_formats=tuple(args.output_formats or DEFAULT_FORMATS),
         ocr=args.ocr,
