@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import JobError
 from ..parse_models import OUTPUT_FORMATS, Element, ParseResult
 from ..upstage.parse import ParseOptions, check_limits
-from .parse_store import PARSE_KIND, RESULT_SUFFIX, is_parse, iter_parse_pages, stored_parse_result
+from .parse_store import PARSE_KIND, RESULT_SUFFIX, is_parse, iter_parse_pages, job_parse_result
 from .upstage_backend import check_subset
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ def parse_job(service: OCRService, job_id: str) -> Job:
 
 
 def parse_result(service: OCRService, job_id: str) -> ParseResult:
-    parse_job(service, job_id)
-    return stored_parse_result(service.store, job_id)
+    """The whole result of a parse job (as written to its result file)."""
+    return job_parse_result(service.store, parse_job(service, job_id))
 
 
 def iter_parsed_pages(

@@ -108,6 +108,12 @@ def whole_envelope(store: JobStore, job: Job) -> dict[str, Any] | None:
     return envelope if job.pages_done == total else None
 
 
+def job_parse_result(store: JobStore, job: Job) -> ParseResult:
+    """The whole result of a parse job: the API's own response when it came in one piece, else assembled."""
+    envelope = whole_envelope(store, job)
+    return ParseResult.model_validate(envelope) if envelope else stored_parse_result(store, job.id)
+
+
 async def write_parse_result(store: JobStore, job: Job) -> Path:
     """Write the job's Document Parse JSON (atomically) where the job says, and return its path."""
     target = (

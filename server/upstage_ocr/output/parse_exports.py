@@ -152,7 +152,7 @@ def _content(job: Job, result: ParseResult, fmt: str) -> str:
 
 def export_parse(service: OCRService, job: Job, fmt: str, output: str | None) -> list[Path]:
     """Write finished parse job `job` as md, html, json or its tables as csv; the absolute paths written."""
-    from ..jobs.parse_store import stored_parse_result, whole_envelope
+    from ..jobs.parse_store import job_parse_result, whole_envelope
 
     if fmt not in PARSE_EXPORT_FORMATS:
         raise ConfigError(
@@ -160,7 +160,7 @@ def export_parse(service: OCRService, job: Job, fmt: str, output: str | None) ->
             hint="OCR the file for txt, docx, hocr, pdf or overlay exports",
         )
     envelope = whole_envelope(service.store, job)
-    result = ParseResult.model_validate(envelope) if envelope else stored_parse_result(service.store, job.id)
+    result = job_parse_result(service.store, job)
     target = resolve_output(output, job.input_name, Path(job.input_path), SUFFIXES[fmt])
     if fmt == "json":
         atomic_write_text(target, json.dumps(envelope or result.to_json_dict(), ensure_ascii=False))
