@@ -173,6 +173,15 @@ def test_cli_parse_prints_the_path_or_the_content(tmp_path, tmp, capsys, monkeyp
         assert code == 0 and out == f"{target}\n" and target.read_text().startswith("<h1 id='0'")
         code, out, _ = run(capsys, "jobs")
         assert " parse " in out
+        job_id = out.split()[0]
+        code, out, _ = run(capsys, "fetch", job_id, "--pages", "2-3")
+        assert code == 0 and out.startswith("--- page 2 ---\n# Fake parse page 2\n\nDocument ")
+        assert "--- page 3 ---\n# Fake parse page 3\n" in out and "page 1 ---" not in out
+        code, out, _ = run(capsys, "fetch", job_id, "--json")
+        pages = json.loads(out)
+        assert [p["source_page"] for p in pages] == [1, 2, 3] and pages[0]["elements"][0][
+            "category"
+        ] == "heading1"
         code, _, errs = run(capsys, "parse", str(doc), "--output-formats", "html,pdf")
         assert code == 6 and errs.count("\n") == 1 and "unknown output format 'pdf'" in errs
         code, _, errs = run(capsys, "parse", str(tmp_path / "missing.pdf"))

@@ -119,6 +119,10 @@ async def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from .jobs.service import OCRService
 
     async with OCRService(settings) as service:
+        if service.get(args.job_id).options.get("kind") == "parse":
+            from .cli_parse import print_parsed_pages
+
+            return print_parsed_pages(service, args)
         rows = list(service.iter_pages(args.job_id, args.pages, words=args.words))
         if args.json or args.words:
             from .views import page_view

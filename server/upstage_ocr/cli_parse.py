@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .cli import _print_json
 from .cli_ocr import _Bar, _inputs, _job_failure
 from .errors import OCRError
 from .fsutil import atomic_write_text, resolve_output
 from .parse_models import CATEGORIES, OUTPUT_FORMATS
 from .settings import Settings
 from .vocab import ENGINES
+
+if TYPE_CHECKING:
+    from .jobs.service import OCRService
 
 CONTENT_SUFFIXES = {"markdown": ".md", "html": ".html", "text": ".txt"}
 
@@ -60,6 +64,22 @@ def add_parse_parser(sub: Any) -> None:
         "--force", action="store_true", help="run again even if the same file and options were done"
     )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def print_parsed_pages(service: OCRService, args: argparse.Namespace) -> int:
+    """`upstage-ocr fetch JOB` of a parse job: each page's Markdown (`--json`: pages with their elements)."""
+    from .parse_views import fetch_parse_pages
+
+    job = service.get(args.job_id)
+    total = job.pages_total if job.pages_total is not None else job.pages_done
+    spec = args.pages or (f"1-{total}" if total else None)  # every page unless a range is given
+    view = fetch_parse_pages(service, args.job_id, spec, "markdown", include_elements=args.json)
+    if args.json:
+        _print_json([p.model_dump(mode="json") for p in view.pages])
+    else:
+        for p in view.pages:
+            sys.stdout.write(f"--- page {p.page} ---\n{p.content}\n")
+    return 0
 
 
 async def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
