@@ -172,6 +172,7 @@ def render(req: ParseRequest, eid: int, category: str, payload: Any) -> dict[str
         html, md, text = _table(eid, payload)
     elif category == "chart" and req.chart_recognition:
         inner, md, text = _table(eid, payload)
+        inner = inner.replace(f" id='{eid}'", "", 1)  # only the element's own (outer) tag carries its id
         html = f"<figure id='{eid}' data-category='chart'>{inner}</figure>"
     elif category == "chart":
         html, md, text = (

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from PIL import Image
+from pydantic import BaseModel
 
 from .. import models
 from ..engines.base import Engine, get_engine
@@ -198,7 +199,7 @@ class LocalBackend:
         lang = job.options.get("lang")
         self.store.update(job.id, model_version=self._model_version(job), pages_total=total)
 
-        async def on_page(number: int, page: models.Page) -> None:
+        async def on_page(number: int, page: BaseModel) -> None:
             count = self.store.add_pages(job.id, [(position[number], number, page)])
             if progress:
                 await progress(count, total, f"page {number} ({count}/{total})")

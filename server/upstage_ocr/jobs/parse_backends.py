@@ -32,7 +32,7 @@ def parse_backend(service: OCRService, job: Job) -> Backend:
         return UpstageParseBackend(service.store, service.client, service.settings.parse_sync_max_pages)
     from .parse_local_backend import LocalParseBackend
 
-    return LocalParseBackend(service.store, service.settings.workers)
+    return LocalParseBackend(service.store, service.settings.workers, service.office_cache)
 
 
 def page_rows(

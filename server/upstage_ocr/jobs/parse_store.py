@@ -3,15 +3,15 @@
 A parse job is a job whose options say `kind: "parse"` (so its key differs from the OCR job of the same
 file) and carry the parse options. Each finished page is one row of the pages table holding that page's
 elements (`ParsePage`), committed as it arrives: progress, resume after a crash and page-range reads work as
-for OCR. The document result is assembled from the pages at the end (element ids 0.. in page order, content
-joined from the elements), unless one sync call parsed the whole document: then the API's response is
-written back as it came.
+for OCR. The document result is assembled from the pages at the end by `parsing.assemble`, the one rule of
+every parse backend (element ids 0.. in page order, content joined from the elements), unless one sync call
+parsed the whole document: then the API's response is written back as it came.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from ..errors import JobError
 from ..fsutil import atomic_write_text, resolve_output
-from ..parse_models import OUTPUT_FORMATS, Content, Element, ParseResult, Usage
-from ..upstage.parse import CONTENT_JOINS, ParseOptions, renumber
+from ..parse_models import Element, ParseResult
+from ..upstage.parse import ParseOptions
 from .job import Job
 
 if TYPE_CHECKING:
@@ -62,40 +62,19 @@ def iter_parse_pages(
         yield idx, number, ParsePage.model_validate_json(data).elements
 
 
-def assemble(
-    pages: Iterable[Sequence[Element]], formats: Sequence[str], *, model: str, pages_count: int
-) -> ParseResult:
-    """One result from each page's elements, pages in order: ids 0.. across the document (HTML id attributes
-    with them), formats not asked for "", the document's content joined from its elements."""
-    elements: list[Element] = []
-    for page in pages:
-        mine, _ = renumber(page, len(elements))
-        elements.extend(mine)
-    wanted = set(formats)
-    kept = []
-    for e in elements:
-        content = Content(**{f: getattr(e.content, f) if f in wanted else "" for f in OUTPUT_FORMATS})
-        kept.append(e.model_copy(update={"content": content}))
-    doc = Content(
-        **{
-            f: CONTENT_JOINS[f].join(getattr(e.content, f) for e in kept if getattr(e.content, f))
-            for f in OUTPUT_FORMATS
-        }
-    )
-    return ParseResult(content=doc, elements=kept, model=model, usage=Usage(pages=pages_count))
-
-
 def stored_parse_result(store: JobStore, job_id: str, indexes: Sequence[int] | None = None) -> ParseResult:
     """A parse job's stored pages (all, or those at `indexes`) as one Document Parse result."""
     job = store.get(job_id)
     if not is_parse(job):
         raise JobError(f"job {job_id} is an OCR job, not a parse job", hint="Read it with fetch_ocr_pages")
+    from ..parsing import assemble  # the one assembly rule of every parse backend
+
     rows = list(iter_parse_pages(store, job_id, indexes))
     return assemble(
         [elements for _idx, _n, elements in rows],
         parse_options(job).output_formats,
         model=job.model_version or "",
-        pages_count=len(rows),
+        pages=len(rows),
     )
 
 
