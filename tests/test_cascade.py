@@ -77,6 +77,18 @@ def test_the_second_reading_replaces_the_first_even_when_it_reads_nothing():
     assert out.scores == [0.0, 0.8]
 
 
+def test_a_nearly_sure_line_read_the_same_at_full_width_is_not_read_again():
+    tiny = FakeRecogniser(
+        [("nearly sure", 0.96), ("nearly wrnog", 0.955), ("unsure", 0.8)]  # first reading, squeezed
+        + [("nearly  sure", 0.97), ("nearly wrong", 0.97)]  # the nearly sure lines again, at full width
+    )
+    small = FakeRecogniser([("nearly wrong", 0.99), ("unsure!", 0.99)])
+    out = cascade.cascade_recognise(tiny, small, _crops(300, 200, 100))
+    assert out.txts == ("nearly sure", "nearly wrong", "unsure!")  # spaces aside, the first line agreed
+    assert tiny.widths[3:] == [300, 200]  # the confirming reading: at CONFIRM_SQUEEZE (full width)
+    assert small.widths == [round(w * cascade.RECHECK_SQUEEZE) for w in (200, 100)]
+
+
 def test_the_threshold_decides():
     assert cascade.recheck_indices([0.99, 0.969, 0.97, 0.5], 0.97) == [1, 3]
 

