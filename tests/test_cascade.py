@@ -78,10 +78,9 @@ def test_the_second_reading_replaces_the_first_even_when_it_reads_nothing():
 
 
 def test_a_nearly_sure_line_read_the_same_at_full_width_is_not_read_again():
-    tiny = FakeRecogniser(
-        [("nearly sure", 0.96), ("nearly wrnog", 0.955), ("unsure", 0.8)]  # first reading, squeezed
-        + [("nearly  sure", 0.97), ("nearly wrong", 0.97)]  # the nearly sure lines again, at full width
-    )
+    first = [("nearly sure", 0.96), ("nearly wrnog", 0.955), ("unsure", 0.8)]  # squeezed
+    again = [("nearly  sure", 0.97), ("nearly wrong", 0.97)]  # the nearly sure lines again, at full width
+    tiny = FakeRecogniser([*first, *again])
     small = FakeRecogniser([("nearly wrong", 0.99), ("unsure!", 0.99)])
     out = cascade.cascade_recognise(tiny, small, _crops(300, 200, 100))
     assert out.txts == ("nearly sure", "nearly wrong", "unsure!")  # spaces aside, the first line agreed

@@ -30,6 +30,9 @@ RECHECK_SQUEEZE = 0.8  # line width factor for the small recogniser's second rea
 CONFIRM_ABOVE = 0.95
 CONFIRM_SQUEEZE = 1.0
 TINY_SUBDIR = ("models", "ppocrv6")
+# Recogniser input is padded to at least this width (RapidOCR: 320): short lines (a receipt's amounts) no
+# longer pay for 320 columns. Receipts 1.71 -> 2.51 pages per CPU-second, CER 0.61 -> 0.27%; English equal.
+REC_MIN_WIDTH = 160
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def tiny_params(models: TinyModels, threads: int | None) -> dict[str, Any]:
         "Rec.model_path": str(models.rec),
         "Rec.rec_keys_path": str(models.keys),
         "Rec.rec_batch_num": 1,
+        "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
         "Det.limit_side_len": 32,  # never enlarged by RapidOCR: rapid_steps scales the page itself
     }
     if threads:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..errors import ConfigError, EngineError
 from ..models import RawWord
-from .cascade import tiny_models, tiny_params
+from .cascade import REC_MIN_WIDTH, tiny_models, tiny_params
 from .geometry import Quad, TextLine, TextWord, best_orientation, to_raw_words
 from .rapid_steps import page_det_limit, run_keeping_misses, tiny_det_scale
 from .spacing import restore_spaces
@@ -109,6 +109,7 @@ class RapidEngine:
             "Global.use_cls": False,
             "Global.log_level": "error",
             "Rec.rec_batch_num": 1,  # batches pad every line to the widest: one at a time is faster
+            "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
         }
         if self._intra:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = self._intra
