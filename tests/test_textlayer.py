@@ -1,0 +1,198 @@
+"""The text layer of PDF pages: when it is trusted, and the words and boxes it gives (real pdfium, no mocks)."""
+
+from __future__ import annotations
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as raw
+import pytest
+
+from helpers import page_image
+from textpdf import TextPdf, cjk_font, ink_box, render_grey, text_image
+from upstage_ocr import textlayer
+from upstage_ocr.documents import DEFAULT_DPI, PDFIUM_LOCK
+
+PROSE = [
+    "Quarterly report for the board, March 2026.",
+    "Revenue grew 14.5% to $3,210,000 (see table 2).",
+    "Invoice INV-4821 is due on 2026-04-30.",
+]
+
+
+def _read(path, page: int = 1) -> textlayer.PageResult:
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(str(path))
+        try:
+            return textlayer.read_page(doc[page - 1], page - 1, DEFAULT_DPI / 72)
+        finally:
+            doc.close()
+
+
+def _chars(path, page: int = 1) -> list[textlayer.Char]:
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(str(path))
+        try:
+            pdf_page = doc[page - 1]
+            text_page = pdf_page.get_textpage()
+            return textlayer.read_chars(pdf_page, text_page.raw, 1240, 1755)
+        finally:
+            doc.close()
+
+
+def _prose_pdf(path, lines=PROSE, size=12):
+    pdf = TextPdf().new_page()
+    for i, line in enumerate(lines):
+        pdf.text(line, 72, 760 - i * 2 * size, size)
+    return pdf.save(path)
+
+
+def test_a_born_digital_page_gives_its_exact_words_with_boxes_on_the_ink(tmp_path):
+    path = _prose_pdf(tmp_path / "report.pdf")
+    result = _read(path)
+    assert result.verdict.trusted, result.verdict
+    page = result.page
+    assert page is not None and (page.width, page.height) == (1240, 1755)  # A4 at 150 DPI, as OCR renders it
+    assert [w.text for w in page.words] == " ".join(PROSE).split()
+    assert page.text == " \n".join(PROSE)
+    assert all(w.confidence == 1.0 for w in page.words) and page.confidence == 1.0
+    grey = render_grey(path)
+    for word in page.words:
+        ink = ink_box(grey, word.bbox())
+        assert max(abs(a - b) for a, b in zip(word.bbox(), ink, strict=True)) <= 2, (
+            word.text,
+            word.bbox(),
+            ink,
+        )
+
+
+def test_an_image_only_pdf_has_no_text_layer(tmp_path):
+    path = tmp_path / "scan.pdf"
+    page_image(3).save(path, format="PDF", resolution=72.0)
+    result = _read(path)
+    assert not result.verdict.trusted and result.page is None
+    assert result.verdict.reason == "no text layer"
+
+
+def test_a_scan_with_an_invisible_ocr_layer_is_not_trusted(tmp_path):
+    pdf = TextPdf().new_page().image(text_image(PROSE))
+    for i, line in enumerate(PROSE):  # where an earlier OCR put its hidden words
+        pdf.text(line, 72, 770 - i * 27, 13, mode=raw.FPDF_TEXTRENDERMODE_INVISIBLE)
+    result = _read(pdf.save(tmp_path / "ocrd.pdf"))
+    assert not result.verdict.trusted
+    assert "invisible" in result.verdict.reason
+
+
+def test_a_scan_under_which_ocr_text_is_drawn_is_not_trusted(tmp_path):
+    pdf = TextPdf().new_page()
+    for i, line in enumerate(PROSE):  # visible text, but the scan is drawn over it
+        pdf.text(line, 72, 770 - i * 27, 13)
+    pdf.image(text_image(PROSE))
+    result = _read(pdf.save(tmp_path / "under.pdf"))
+    assert not result.verdict.trusted and "covered" in result.verdict.reason
+
+
+def test_a_scan_with_a_digital_footer_is_not_trusted(tmp_path):
+    pdf = TextPdf().new_page().image(text_image(PROSE * 6), 0, 60, 595, 782).text("Page 7 of 9", 270, 30, 9)
+    result = _read(pdf.save(tmp_path / "footer.pdf"))
+    assert not result.verdict.trusted and "ink outside" in result.verdict.reason
+    assert result.verdict.stats["coverage"] < 0.2
+
+
+def test_white_text_on_a_white_page_is_not_trusted(tmp_path):
+    pdf = TextPdf().new_page()
+    for i, line in enumerate(PROSE):
+        pdf.text(line, 72, 760 - i * 24, 12)
+    raw_page = pdf.page.raw
+    for i in range(raw.FPDFPage_CountObjects(raw_page)):
+        raw.FPDFPageObj_SetFillColor(raw.FPDFPage_GetObject(raw_page, i), 255, 255, 255, 255)
+    result = _read(pdf.save(tmp_path / "white.pdf"))
+    assert not result.verdict.trusted and "without ink" in result.verdict.reason
+
+
+def test_junk_characters_make_the_layer_untrusted():
+    box = (10.0, 10.0, 18.0, 20.0)
+    grey = __import__("numpy").full((100, 100), 255, dtype="uint8")
+    grey[12:19, 11:17] = 0  # a glyph (smaller than a rule, which would not count as ink)
+    good = [textlayer.Char("a", box) for _ in range(60)]
+    assert textlayer.judge(good, grey, 1.0).trusted
+    junk = good + [textlayer.Char("\ue000", box, junk=True) for _ in range(3)]
+    verdict = textlayer.judge(junk, grey, 1.0)
+    assert not verdict.trusted and "junk" in verdict.reason
+    assert textlayer._is_junk("\ufffd") and textlayer._is_junk("\x03") and not textlayer._is_junk("é")
+
+
+def test_table_rules_do_not_count_as_uncovered_ink(tmp_path):
+    pdf = TextPdf().new_page()
+    for i, line in enumerate(PROSE):
+        pdf.text(line, 72, 760 - i * 24, 12)
+    import pypdfium2 as pdfium_mod
+
+    for y in (745, 721, 697, 673):  # the rules of a table around the lines
+        rule = pdfium_mod.raw.FPDFPageObj_CreateNewRect(60, y, 470, 1.2)
+        pdfium_mod.raw.FPDFPageObj_SetFillColor(rule, 0, 0, 0, 255)
+        pdfium_mod.raw.FPDFPath_SetDrawMode(rule, pdfium_mod.raw.FPDF_FILLMODE_WINDING, False)
+        pdfium_mod.raw.FPDFPage_InsertObject(pdf.page.raw, rule)
+    result = _read(pdf.save(tmp_path / "table.pdf"))
+    assert result.verdict.trusted, result.verdict
+
+
+def test_two_columns_are_separate_lines(tmp_path):
+    pdf = TextPdf().new_page()
+    pdf.text("Left column text", 72, 700, 11).text("Right column words", 330, 700, 11)
+    result = _read(pdf.save(tmp_path / "cols.pdf"))
+    assert result.page is not None
+    assert [w.text for w in result.page.words] == ["Left", "column", "text", "Right", "column", "words"]
+    chars = _chars(tmp_path / "cols.pdf")
+    lines = textlayer.group_lines(textlayer.group_words(chars))  # the gutter splits the lines
+    assert [ln.text for ln in lines] == ["Left column text", "Right column words"]
+
+
+@pytest.mark.skipif(cjk_font() is None, reason="fonts-noto-cjk is not installed")
+def test_cjk_text_keeps_its_runs_without_inserted_spaces(tmp_path):
+    pdf = TextPdf().new_page()
+    pdf.text("我们的产品将于明天上午送达。", 72, 760, 14, font="cjk")
+    pdf.text("製品は明日の午前に届きます。", 72, 730, 14, font="cjk")
+    pdf.text("서울시 강남구 123번지 4층", 72, 700, 14, font="cjk")
+    path = pdf.save(tmp_path / "cjk.pdf")
+    result = _read(path)
+    assert result.verdict.trusted, result.verdict
+    page = result.page
+    assert page is not None
+    assert [w.text for w in page.words] == [
+        "我们的产品将于明天上午送达。",
+        "製品は明日の午前に届きます。",
+        "서울시",
+        "강남구",
+        "123번지",
+        "4층",
+    ]
+    assert (
+        page.text == "我们的产品将于明天上午送达。 \n製品は明日の午前に届きます。 \n서울시 강남구 123번지 4층"
+    )
+    grey = render_grey(path)
+    for word in page.words:
+        ink = ink_box(grey, word.bbox())
+        assert max(abs(a - b) for a, b in zip(word.bbox(), ink, strict=True)) <= 2, (
+            word.text,
+            word.bbox(),
+            ink,
+        )
+
+
+def test_a_rotated_page_maps_boxes_into_the_rotated_render(tmp_path):
+    path = _prose_pdf(tmp_path / "rot.pdf")
+    doc = pdfium.PdfDocument(str(path))
+    doc[0].set_rotation(90)
+    doc.save(str(tmp_path / "rot90.pdf"))
+    doc.close()
+    result = _read(tmp_path / "rot90.pdf")
+    page = result.page
+    assert page is not None and (page.width, page.height) == (1755, 1240)
+    grey = render_grey(tmp_path / "rot90.pdf")
+    assert grey.shape == (1240, 1755)
+    for word in page.words:
+        ink = ink_box(grey, word.bbox())
+        assert max(abs(a - b) for a, b in zip(word.bbox(), ink, strict=True)) <= 2, (
+            word.text,
+            word.bbox(),
+            ink,
+        )
