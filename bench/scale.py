@@ -51,7 +51,7 @@ async def _child_job(pdf: Path, home: Path, workers: int | None) -> dict[str, ob
     async with OCRService(settings) as service:
         start = time.perf_counter()
         cpu0 = time.process_time()
-        sub = await service.submit(str(pdf), engine="local")
+        sub = await service.submit(str(pdf), engine="local", ocr="force")  # its PDF is vector text: OCR it
         job = await service.run(sub.job.id, progress)
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu0

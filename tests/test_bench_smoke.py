@@ -3,6 +3,7 @@ for bench/README.md, made by the full runs). Each script runs as a subprocess, a
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,11 @@ def test_parse_quick():
     out = run_bench("parse.py", "--tables", "2", "--repeat", "1")
     assert "parse_page alone:" in out and "pages/s" in out
     assert "table cells right:" in out and "pages with every category right:" in out
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_textlayer_quick():
+    out = run_bench("textlayer.py", "--pages", "1", timeout=300)
+    assert "| --ocr auto  |" in out and "| 1/1        | 0.000%" in out
+    assert "| --ocr force |" in out and "| 0/1        |" in out
+    assert "auto vs force:" in out

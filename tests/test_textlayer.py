@@ -9,7 +9,8 @@ import pytest
 from helpers import page_image
 from textpdf import TextPdf, cjk_font, ink_box, render_grey, text_image
 from upstage_ocr import textlayer
-from upstage_ocr.documents import DEFAULT_DPI, PDFIUM_LOCK
+from upstage_ocr.inputs.documents import DEFAULT_DPI
+from upstage_ocr.inputs.pdf_pages import PDFIUM_LOCK
 
 PROSE = [
     "Quarterly report for the board, March 2026.",

@@ -16,13 +16,13 @@ import anyio
 
 from .errors import FileMissingError, JobError, OCRError, OutputPathError
 from .settings import Settings
-from .vocab import ENGINES, SCHEMAS
+from .vocab import ENGINES, OCR_MODES, SCHEMAS
 
 if TYPE_CHECKING:
     from .jobs.service import OCRService
 
 
-SUBMIT_OPTIONS = ("engine", "model", "schema", "pages", "lang", "output", "force", "use_async")
+SUBMIT_OPTIONS = ("engine", "model", "schema", "pages", "lang", "ocr", "output", "force", "use_async")
 """The `ocr` arguments that go to OCRService.submit under the same names."""
 
 
@@ -34,6 +34,12 @@ def add_ocr_command(sub: Any) -> None:
     o.add_argument("--schema", choices=SCHEMAS, help="write the result in the CLOVA or Google Vision shape")
     o.add_argument("--pages", help="pages to read, e.g. 1-5,8 (default: all)")
     o.add_argument("--lang", help="language hint for local engines, e.g. en, ko, kor+eng")
+    o.add_argument(
+        "--ocr",
+        choices=OCR_MODES,
+        help="local engines: auto (default) reads PDF pages with a trustworthy text layer from it, force OCRs"
+        " every page (the Upstage OCR API always OCRs every page)",
+    )
     o.add_argument("-o", "--output", help="result path, or a directory (default: <temp>/<stem>.ocr.json)")
     o.add_argument(
         "--no-wait", action="store_true", help="print the job id at once; the work goes on in the background"

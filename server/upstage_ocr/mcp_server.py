@@ -38,7 +38,7 @@ from .views import (
     job_summary,
     search_result,
 )
-from .vocab import AnyExportFormat, EngineName, SchemaName
+from .vocab import AnyExportFormat, EngineName, OcrMode, SchemaName
 
 if TYPE_CHECKING:
     import httpx
@@ -89,6 +89,13 @@ async def ocr_document(
     force: Annotated[
         bool, Field(description="Run again even if this file and options were done before")
     ] = False,
+    ocr: Annotated[
+        OcrMode,
+        Field(
+            description="Local engines: 'auto' reads PDF pages with a trustworthy text layer from it (fast, "
+            "exact), 'force' OCRs every page. The Upstage OCR API always OCRs every page"
+        ),
+    ] = "auto",
     wait: Annotated[
         bool | None,
         Field(description="true: finish in the call whatever the size; false: return at once"),
@@ -103,6 +110,7 @@ async def ocr_document(
         "lang": lang,
         "output": output,
         "force": force,
+        "ocr": ocr,
     }
     with _tool_errors():
         return await _ocr(_state(ctx), ctx, path, None if engine == "auto" else engine, options, wait)

@@ -121,8 +121,17 @@ def page_text(lines: Sequence[Sequence[str]]) -> str:
     return " \n".join(" ".join(words) for words in lines if words)
 
 
-def build_page(page_id: int, width: int, height: int, words: Sequence[RawWord], first_word_id: int) -> Page:
-    """A Page from one page's engine words (already in reading order, each tagged with its line number)."""
+def build_page(
+    page_id: int,
+    width: int,
+    height: int,
+    words: Sequence[RawWord],
+    first_word_id: int,
+    source: str | None = None,
+) -> Page:
+    """A Page from one page's engine words (already in reading order, each tagged with its line number).
+
+    `source` (`TEXT_LAYER` or `OCR`) is kept with the page for its metadata (see `page_source`)."""
     out: list[Word] = []
     lines: list[list[str]] = []
     current_line: int | None = None
@@ -141,7 +150,32 @@ def build_page(page_id: int, width: int, height: int, words: Sequence[RawWord], 
             current_line = w.line
         lines[-1].append(w.text)
     conf = _round_conf(sum(w.confidence for w in out) / len(out)) if out else 0.0
-    return Page(confidence=conf, height=height, id=page_id, text=page_text(lines), width=width, words=out)
+    extra = {"source": source} if source is not None else {}
+    return Page(
+        confidence=conf, height=height, id=page_id, text=page_text(lines), width=width, words=out, **extra
+    )
+
+
+TEXT_LAYER = "text-layer"  # a page read from the PDF's own text layer (`source` in its page metadata)
+OCR = "ocr"  # a page a local engine recognised
+
+
+def page_source(page: Page) -> str | None:
+    """Where a local engine's page came from (`TEXT_LAYER` or `OCR`), kept with the stored page; None if unknown.
+
+    The result JSON carries it in `metadata.pages[i].source`, not in the page itself (the API's page shape).
+    """
+    value = (page.__pydantic_extra__ or {}).get("source")
+    return value if isinstance(value, str) else None
+
+
+def page_meta(page: Page, number: int) -> dict[str, Any]:
+    """`metadata.pages[i]` of a page: height, page (1-based), width, and `source` when it is known."""
+    meta: dict[str, Any] = {"height": page.height, "page": number, "width": page.width}
+    source = page_source(page)
+    if source is not None:
+        meta["source"] = source
+    return meta
 
 
 def assemble(pages: Sequence[Page], model_version: str, billed_pages: int = 0) -> OCRResult:
@@ -158,11 +192,13 @@ def assemble(pages: Sequence[Page], model_version: str, billed_pages: int = 0) -
         next_word += len(words)
         renumbered.append(page.model_copy(update={"id": index, "words": words}))
     confidences = [p.confidence for p in renumbered if p.words]
+    metas = [PageMeta.model_validate(page_meta(p, i + 1)) for i, p in enumerate(renumbered)]
+    for p in renumbered:
+        if p.__pydantic_extra__:
+            p.__pydantic_extra__.pop("source", None)  # said in the metadata, not in the page
     return OCRResult(
         confidence=min(confidences) if confidences else 0.0,
-        metadata=Metadata(
-            pages=[PageMeta(height=p.height, page=i + 1, width=p.width) for i, p in enumerate(renumbered)]
-        ),
+        metadata=Metadata(pages=metas),
         modelVersion=model_version,
         numBilledPages=billed_pages,
         pages=renumbered,

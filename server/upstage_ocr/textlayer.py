@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import models
-from .engines.layout import TextLine, TextWord, quad_from_box, to_raw_words
+from .engines.geometry import TextLine, TextWord, quad_from_box, to_raw_words
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in render pixels
 
@@ -68,45 +68,57 @@ def _is_junk(ch: str) -> bool:
     return cat in ("Co", "Cs", "Cn") or (cat == "Cc" and not ch.isspace())
 
 
-class _Mapper:
-    """Page space (points, y up) to the pixels of a render at `scale`, as pypdfium2 renders (rotation 0)."""
-
-    def __init__(self, pdf_page: Any, width: int, height: int) -> None:
-        import pypdfium2.raw as raw
-
-        k = 64  # map into a 64x larger device so pdfium's integer results keep 1/64 px precision
-        dx, dy = ctypes.c_int(), ctypes.c_int()
-
-        def dev(x: float, y: float) -> tuple[float, float]:
-            raw.FPDF_PageToDevice(pdf_page, 0, 0, width * k, height * k, 0, x, y, dx, dy)
-            return dx.value / k, dy.value / k
-
-        self.o = dev(0.0, 0.0)
-        ax, ay = dev(1000.0, 0.0)
-        bx, by = dev(0.0, 1000.0)
-        self.a = ((ax - self.o[0]) / 1000.0, (ay - self.o[1]) / 1000.0)
-        self.b = ((bx - self.o[0]) / 1000.0, (by - self.o[1]) / 1000.0)
-
-    def box(self, left: float, right: float, bottom: float, top: float) -> Box:
-        xs, ys = [], []
-        for x, y in ((left, bottom), (right, top), (left, top), (right, bottom)):
-            xs.append(self.o[0] + x * self.a[0] + y * self.b[0])
-            ys.append(self.o[1] + x * self.a[1] + y * self.b[1])
-        return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _image_boxes(pdf_page: Any) -> list[tuple[int, tuple[float, float, float, float]]]:
-    """(z-order index, page-space bounds) of the page's top-level image objects."""
+def _affine(pdf_page: Any, width: int, height: int) -> np.ndarray:
+    """The 2x3 map from page space (points, y up) to the pixels of the `width` x `height` render (rotation 0),
+    as pypdfium2 renders: pdfium's own mapping (CropBox origin and /Rotate included), to 1/64 px."""
     import pypdfium2.raw as raw
 
-    out = []
+    k = 64  # map into a 64x larger device so pdfium's integer results keep 1/64 px precision
+    dx, dy = ctypes.c_int(), ctypes.c_int()
+
+    def dev(x: float, y: float) -> tuple[float, float]:
+        raw.FPDF_PageToDevice(pdf_page, 0, 0, width * k, height * k, 0, x, y, dx, dy)
+        return dx.value / k, dy.value / k
+
+    ox, oy = dev(0.0, 0.0)
+    ax, ay = dev(1000.0, 0.0)
+    bx, by = dev(0.0, 1000.0)
+    return np.array(
+        [[(ax - ox) / 1000.0, (bx - ox) / 1000.0, ox], [(ay - oy) / 1000.0, (by - oy) / 1000.0, oy]]
+    )
+
+
+def _map_boxes(m: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Page-space boxes (left, right, bottom, top) as pixel boxes (left, top, right, bottom)."""
+    xs = boxes[:, [0, 1, 0, 1]]
+    ys = boxes[:, [2, 3, 3, 2]]
+    px = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    py = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    return np.stack([px.min(1), py.min(1), px.max(1), py.max(1)], axis=1)
+
+
+def _scan_objects(pdf_page: Any) -> tuple[list[tuple[int, tuple[float, float, float, float]]], bool]:
+    """(z-order index, page-space bounds) of the page's top-level images, and whether any text object (also
+    inside form XObjects) is drawn invisibly."""
+    import pypdfium2.raw as raw
+
+    images = []
+    hidden = False
     bounds = [ctypes.c_float() for _ in range(4)]
-    for i in range(raw.FPDFPage_CountObjects(pdf_page)):
-        obj = raw.FPDFPage_GetObject(pdf_page, i)
-        if raw.FPDFPageObj_GetType(obj) == raw.FPDF_PAGEOBJ_IMAGE and raw.FPDFPageObj_GetBounds(obj, *bounds):
+    stack = [(raw.FPDFPage_GetObject(pdf_page, i), i) for i in range(raw.FPDFPage_CountObjects(pdf_page))]
+    while stack:
+        obj, z = stack.pop()
+        kind = raw.FPDFPageObj_GetType(obj)
+        if kind == raw.FPDF_PAGEOBJ_IMAGE and z >= 0 and raw.FPDFPageObj_GetBounds(obj, *bounds):
             x0, y0, x1, y1 = (v.value for v in bounds)
-            out.append((i, (x0, y0, x1, y1)))
-    return out
+            images.append((z, (x0, y0, x1, y1)))
+        elif kind == raw.FPDF_PAGEOBJ_TEXT:
+            hidden = hidden or _object_hidden(obj)
+        elif kind == raw.FPDF_PAGEOBJ_FORM:
+            stack.extend(
+                (raw.FPDFFormObj_GetObject(obj, j), -1) for j in range(raw.FPDFFormObj_CountObjects(obj))
+            )
+    return images, hidden
 
 
 def _object_index(pdf_page: Any) -> dict[int, int]:
@@ -130,39 +142,65 @@ def _object_hidden(obj: Any) -> bool:
     return bool(mode in fill_modes and raw.FPDFPageObj_GetFillColor(obj, *rgba) and rgba[3].value == 0)
 
 
+def _page_text(text_page: Any, count: int) -> list[str]:
+    """One string per character index (pdfium's UTF-16 text, one unit per index; surrogates asked for)."""
+    import pypdfium2.raw as raw
+
+    buf = (ctypes.c_ushort * (count + 1))()
+    raw.FPDFText_GetText(text_page, 0, count, buf)
+    out = []
+    for i, unit in enumerate(buf[:count]):
+        if 0xD800 <= unit <= 0xDFFF or unit in (0, 2):
+            code = raw.FPDFText_GetUnicode(text_page, i)
+            unit = code if 0 < code < 0x110000 else 0xFFFD
+            if unit == 2 or raw.FPDFText_IsHyphen(text_page, i):
+                unit = 0x2D  # a soft hyphen at a line end, shown as "-"
+        out.append(chr(unit))
+    return out
+
+
 def read_chars(pdf_page: Any, text_page: Any, width: int, height: int) -> list[Char]:
     """Every character of the page's text layer with its glyph box in render pixels (`width` x `height`)."""
     import pypdfium2.raw as raw
 
-    mapper = _Mapper(pdf_page, width, height)
-    images = _image_boxes(pdf_page)
+    count = raw.FPDFText_CountChars(text_page)
+    if count <= 0:
+        return []
+    text = _page_text(text_page, count)
+    images, any_hidden = _scan_objects(pdf_page)
     index = _object_index(pdf_page) if images else {}
     hidden_objects: dict[int, bool] = {}
     left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     rect = raw.FS_RECTF()
-    chars: list[Char] = []
-    for i in range(raw.FPDFText_CountChars(text_page)):
-        code = raw.FPDFText_GetUnicode(text_page, i)
-        ch = chr(code) if 0 < code < 0x110000 else "\ufffd"
-        if raw.FPDFText_IsHyphen(text_page, i) or ch == "\x02":
-            ch = "-"
-        if ch.isspace() or raw.FPDFText_IsGenerated(text_page, i):
-            chars.append(Char(" " if ch.isspace() or not ch.strip() else ch, None))
+    solid: list[int] = []
+    tight: list[tuple[float, float, float, float]] = []
+    loose: list[tuple[float, float, float, float]] = []
+    flags: list[tuple[bool, bool]] = []  # (hidden, junk)
+    for i, ch in enumerate(text):
+        if ch.isspace() or not raw.FPDFText_GetCharBox(text_page, i, left, right, bottom, top):
             continue
-        junk = _is_junk(ch) or bool(raw.FPDFText_HasUnicodeMapError(text_page, i))
-        box = loose = None
-        if raw.FPDFText_GetLooseCharBox(text_page, i, rect):
-            loose = mapper.box(rect.left, rect.right, rect.bottom, rect.top)
-        if raw.FPDFText_GetCharBox(text_page, i, left, right, bottom, top):
-            box = mapper.box(left.value, right.value, bottom.value, top.value)
-        obj = raw.FPDFText_GetTextObject(text_page, i)
-        address = ctypes.cast(obj, ctypes.c_void_p).value or 0
-        if address not in hidden_objects:
-            hidden_objects[address] = bool(obj) and _object_hidden(obj)
-        hidden = hidden_objects[address] or _under_image(
-            index.get(address), (left.value, bottom.value, right.value, top.value), images
+        bounds = (left.value, right.value, bottom.value, top.value)
+        tight.append(bounds)
+        loose.append(
+            (rect.left, rect.right, rect.bottom, rect.top)
+            if raw.FPDFText_GetLooseCharBox(text_page, i, rect)
+            else bounds
         )
-        chars.append(Char(ch, box, loose or box, hidden=hidden, junk=junk))
+        hidden = False
+        if any_hidden or images:
+            obj = raw.FPDFText_GetTextObject(text_page, i)
+            address = ctypes.cast(obj, ctypes.c_void_p).value or 0
+            if address not in hidden_objects:
+                hidden_objects[address] = bool(obj) and _object_hidden(obj)
+            hidden = hidden_objects[address] or _under_image(index.get(address), bounds, images)
+        flags.append((hidden, _is_junk(ch) or bool(raw.FPDFText_HasUnicodeMapError(text_page, i))))
+        solid.append(i)
+    m = _affine(pdf_page, width, height)
+    boxes = _map_boxes(m, np.array(tight, dtype=float).reshape(-1, 4)).tolist()
+    looses = _map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)).tolist()
+    chars = [Char(" " if ch.isspace() else ch, None) for ch in text]
+    for j, i in enumerate(solid):
+        chars[i] = Char(text[i], tuple(boxes[j]), tuple(looses[j]), hidden=flags[j][0], junk=flags[j][1])
     return chars
 
 
@@ -171,7 +209,7 @@ def _under_image(
 ) -> bool:
     if z is None:
         return False
-    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    cx, cy = (bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2  # (left, right, bottom, top)
     return any(iz > z and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for iz, b in images)
 
 
@@ -179,30 +217,39 @@ def _under_image(
 # The trust check (pure: characters and a grey image)
 
 
+def _runs(a: np.ndarray, k: int, combine: Any) -> np.ndarray:
+    """`combine` (logical and/or) over every window of `k` consecutive values along the last axis."""
+    have = 1
+    while have < k:
+        step = min(have, k - have)
+        a = combine(a[..., :-step], a[..., step:])
+        have += step
+    return a
+
+
 def _rules(ink: np.ndarray, run: int) -> np.ndarray:
     """Ink pixels that belong to a horizontal or vertical straight run of at least `run` pixels."""
     out = np.zeros_like(ink)
-    if run < 2:
-        return out
     for axis in (0, 1):
-        a = np.moveaxis(ink, axis, -1).astype(np.int32)
-        c = np.concatenate([np.zeros((*a.shape[:-1], 1), np.int32), np.cumsum(a, axis=-1)], axis=-1)
-        full = (c[..., run:] - c[..., :-run]) == run  # window starting at i is all ink
-        f = np.concatenate([np.zeros((*full.shape[:-1], 1), np.int32), np.cumsum(full, axis=-1)], axis=-1)
-        n = a.shape[-1]
-        idx = np.arange(n)
-        lo = np.clip(idx - run + 1, 0, full.shape[-1])
-        hi = np.clip(idx + 1, 0, full.shape[-1])
-        covered = (f[..., hi] - f[..., lo]) > 0
-        out |= np.moveaxis(covered, -1, axis)
+        line = np.moveaxis(ink, axis, -1)
+        if line.shape[-1] < run:
+            continue
+        full = _runs(line, run, np.logical_and)  # the window starting here is all ink
+        pad = np.zeros((*full.shape[:-1], run - 1), dtype=bool)
+        out |= np.moveaxis(_runs(np.concatenate([pad, full, pad], axis=-1), run, np.logical_or), -1, axis)
     return out
+
+
+def _box_sums(table: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Sums over integer boxes (x0, y0, x1, y1; end exclusive) from a summed-area table with a zero border."""
+    x0, y0, x1, y1 = boxes.T
+    return np.asarray(table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0])
 
 
 def judge(chars: Sequence[Char], grey: np.ndarray, scale: float) -> Verdict:
     """Whether the text layer `chars` (boxes in render pixels) shows what `grey` (the page at `scale` times
     the render's resolution, 0-255) shows. The reason says why not."""
-    visible = [c for c in chars if c.box is not None or c.text.strip()]
-    solid = [c for c in visible if c.text.strip()]
+    solid = [c for c in chars if c.text.strip()]
     if not solid:
         return Verdict(False, "no text layer")
     n = len(solid)
@@ -213,28 +260,29 @@ def judge(chars: Sequence[Char], grey: np.ndarray, scale: float) -> Verdict:
         return Verdict(False, "invisible or covered text (an earlier OCR layer?)", stats)
     if junk > MAX_JUNK_SHARE:
         return Verdict(False, "unmapped or junk characters", stats)
+    boxed = np.array([c.box for c in solid if c.box is not None], dtype=float).reshape(-1, 4)
+    if not len(boxed):
+        return Verdict(False, "the text layer has no glyph boxes", stats)
     ink = grey < INK_LEVEL
     ink &= ~_rules(ink, max(2, round(RULE_RUN * CHECK_DPI)))
-    mask = np.zeros_like(ink)
     h, w = ink.shape
-    on_ink = 0
-    boxed = 0
-    for c in solid:
-        if c.box is None:
-            continue
-        boxed += 1
-        x0, y0 = max(0, int(c.box[0] * scale) - 1), max(0, int(c.box[1] * scale) - 1)
-        x1, y1 = min(w, int(c.box[2] * scale) + 2), min(h, int(c.box[3] * scale) + 2)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        mask[y0:y1, x0:x1] = True
-        on_ink += bool(ink[y0:y1, x0:x1].any())
+    # each glyph box at the check's scale, one pixel wider on every side (anti-aliasing, rounding)
+    cells = np.floor(boxed * scale).astype(int) + np.array([-1, -1, 2, 2])
+    cells = np.clip(cells, 0, [w, h, w, h])
+    cells = cells[(cells[:, 2] > cells[:, 0]) & (cells[:, 3] > cells[:, 1])]
+    table = np.pad(ink.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    on_ink = float((_box_sums(table, cells) > 0).mean()) if len(cells) else 0.0
+    cover = np.zeros((h + 1, w + 1), np.int32)  # the union of the boxes, by a 2-D difference array
+    x0, y0, x1, y1 = cells.T
+    np.add.at(cover, (y0, x0), 1)
+    np.add.at(cover, (y0, x1), -1)
+    np.add.at(cover, (y1, x0), -1)
+    np.add.at(cover, (y1, x1), 1)
+    mask = cover.cumsum(0).cumsum(1)[:h, :w] > 0
     total = int(ink.sum())
     coverage = float((ink & mask).sum()) / total if total else 0.0
-    stats.update(coverage=round(coverage, 4), on_ink=round(on_ink / max(boxed, 1), 4))
-    if boxed == 0:
-        return Verdict(False, "the text layer has no glyph boxes", stats)
-    if total == 0 or on_ink / boxed < MIN_CHARS_ON_INK:
+    stats.update(coverage=round(coverage, 4), on_ink=round(on_ink, 4))
+    if total == 0 or on_ink < MIN_CHARS_ON_INK:
         return Verdict(False, "text without ink under it (hidden or white text)", stats)
     if coverage < MIN_INK_COVERAGE:
         return Verdict(False, "ink outside the text layer (a scan, an image or outlined text)", stats)
@@ -391,5 +439,5 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
     if not verdict.trusted:
         return PageResult(verdict, None)
     words = raw_words(chars, width, height, pdf_page.get_rotation())
-    page = models.build_page(page_index, width, height, words, first_word_id=0)
+    page = models.build_page(page_index, width, height, words, first_word_id=0, source=models.TEXT_LAYER)
     return PageResult(verdict, page)

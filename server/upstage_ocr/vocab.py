@@ -14,6 +14,10 @@ SchemaName = Literal["clova", "google"]
 """Other OCR result shapes a result can be written in (besides Upstage's own)."""
 SCHEMAS: tuple[SchemaName, ...] = get_args(SchemaName)
 
+OcrMode = Literal["auto", "force"]
+"""Local engines on PDFs: `auto` reads a page whose text layer can be trusted from it, `force` OCRs every page."""
+OCR_MODES: tuple[OcrMode, ...] = get_args(OcrMode)
+
 ExportFormat = Literal["txt", "md", "json", "csv", "docx", "hocr", "pdf", "overlay"]
 """What a finished job can be exported as."""
 EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)

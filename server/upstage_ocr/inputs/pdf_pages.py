@@ -5,11 +5,12 @@ pdfium is not thread-safe: every pypdfium2 call in this process must hold `PDFIU
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import CorruptDocumentError, FileTooLargeError, InputError, PageRangeError
 from .images import MAX_PIXELS
@@ -21,6 +22,8 @@ MAX_RENDER_SIDE = 4000  # a rendered PDF page's long side is capped at this many
 MIN_RENDER_DPI = 50
 
 PDFIUM_LOCK = threading.RLock()
+T = TypeVar("T")
+log = logging.getLogger("upstage_ocr")
 
 
 def open_pdf(path: Path) -> Any:
@@ -95,7 +98,16 @@ def _render_pdf_page(doc: Any, index: int, dpi: int, name: str) -> Image.Image:
     return img
 
 
-def iter_pdf(path: Path, pages: list[int], dpi: int, name: str) -> Iterator[tuple[int, Image.Image]]:
+def iter_pdf(
+    path: Path,
+    pages: list[int],
+    dpi: int,
+    name: str,
+    visit: Callable[[Any, int, float], T | None] | None = None,
+) -> Iterator[tuple[int, Image.Image | T]]:
+    """(page number, rendered page) for `pages`; with `visit`, each page is first offered to
+    `visit(pdf_page, index, scale)` (under `PDFIUM_LOCK`; `scale` is the render's pixels per point): what it
+    returns stands for the page, None renders it as usual. An error inside `visit` renders the page too."""
     with PDFIUM_LOCK:
         doc = open_pdf(path)
     try:
@@ -103,10 +115,27 @@ def iter_pdf(path: Path, pages: list[int], dpi: int, name: str) -> Iterator[tupl
         for number in pages:
             if not 1 <= number <= total:
                 raise PageRangeError(f"page {number} is outside the document: it has {total} pages")
-            yield number, _render_pdf_page(doc, number - 1, dpi, name)
+            found = _visit_page(doc, number, dpi, name, visit) if visit is not None else None
+            yield number, found if found is not None else _render_pdf_page(doc, number - 1, dpi, name)
     finally:
         with PDFIUM_LOCK:
             doc.close()
+
+
+def _visit_page(
+    doc: Any, number: int, dpi: int, name: str, visit: Callable[[Any, int, float], T | None]
+) -> T | None:
+    with PDFIUM_LOCK:
+        try:
+            page = doc[number - 1]
+            try:
+                width, height = page.get_size()
+                return visit(page, number - 1, _pdf_scale(width, height, dpi))
+            finally:
+                page.close()
+        except Exception:
+            log.warning("%s: page %d could not be read before rendering", name, number, exc_info=True)
+            return None
 
 
 def pdf_page_sizes(path: Path, dpi: int) -> list[tuple[int, int]]:

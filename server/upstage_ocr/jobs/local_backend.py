@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,14 +23,17 @@ import anyio.to_thread
 from PIL import Image
 from pydantic import BaseModel
 
-from .. import models
+from .. import models, textlayer
 from ..engines.base import Engine, get_engine
 from ..errors import EngineError, JobError, OCRError
-from ..inputs import office
+from ..inputs import office, pdf_pages
 from ..inputs.documents import DEFAULT_DPI, DocumentInfo, inspect_document, iter_page_images
+from ..models import TEXT_LAYER
 from .job import Job
 from .runner import Progress
 from .store import JobStore
+
+log = logging.getLogger("upstage_ocr")
 
 
 def default_workers() -> int:
@@ -45,7 +49,7 @@ def recognize_page(engine: Engine, image: Image.Image, page_index: int, lang: st
     except Exception as exc:
         raise EngineError(f"the {engine.name} engine failed on page {page_index + 1}: {exc}") from exc
     width, height = image.size
-    page = models.build_page(page_index, width, height, words, first_word_id=0)
+    page = models.build_page(page_index, width, height, words, first_word_id=0, source=models.OCR)
     _release_memory()
     return page
 
@@ -70,14 +74,33 @@ def model_version_for(engine_name: str, lang: str | None) -> str:
     return get_engine(engine_name).model_version_for(lang)
 
 
-class _PageSource:
-    """A thread-safe hand-out of (page number, image) from one `iter_page_images` generator."""
+def text_layer_page(pdf_page: Any, index: int, scale: float) -> models.Page | None:
+    """The page from its PDF text layer when that can be trusted, else None (the page is OCR'd)."""
+    result = textlayer.read_page(pdf_page, index, scale)
+    log.debug("page %d: %s %s", index + 1, result.verdict.reason, result.verdict.stats)
+    return result.page
 
-    def __init__(self, iterator: Iterator[tuple[int, Image.Image]]) -> None:
+
+def iter_page_work(
+    info: DocumentInfo, page_numbers: list[int], ocr: str, dpi: int = DEFAULT_DPI
+) -> Iterator[tuple[int, Image.Image | models.Page]]:
+    """(page number, image to recognise or page already read from the text layer), one page at a time.
+
+    `ocr="auto"` reads PDF pages whose text layer can be trusted from it; `"force"` renders every page.
+    """
+    if ocr == "auto" and info.kind == "pdf":
+        return pdf_pages.iter_pdf(info.path, page_numbers, dpi, info.name, text_layer_page)
+    return iter_page_images(info, page_numbers, dpi=dpi)
+
+
+class _PageSource:
+    """A thread-safe hand-out of (page number, image or finished page) from one page generator."""
+
+    def __init__(self, iterator: Iterator[tuple[int, Image.Image | models.Page]]) -> None:
         self._it = iterator
         self._lock = anyio.Lock()
 
-    async def next(self) -> tuple[int, Image.Image] | None:
+    async def next(self) -> tuple[int, Image.Image | models.Page] | None:
         # Rendering happens in a worker thread; the lock keeps the generator single-threaded.
         async with self._lock:
             return await anyio.to_thread.run_sync(_next_or_none, self._it)
@@ -102,19 +125,21 @@ async def run_local_pages(
     workers: int | None = None,
     dpi: int = DEFAULT_DPI,
     recognize: Callable[[Engine, Image.Image, int, str | None], Any] = recognize_page,
+    ocr: str = "auto",
 ) -> None:
     """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
 
     Each delivered page has `id` = its 0-based position in the document (page_number - 1). The engine is
     created (models loaded) in a worker thread. Errors from any page cancel the rest and propagate.
     `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR `models.Page` by default,
-    a page of layout elements for parse jobs (`parse_local_backend.py`).
+    a page of layout elements for parse jobs (`parse_local_backend.py`). With `ocr="auto"` PDF pages with a
+    trustworthy text layer are delivered as read from it (`textlayer.py`), without `recognize`.
     """
     if not page_numbers:
         return
     n_workers = max(1, workers or default_workers())
     engine = await anyio.to_thread.run_sync(get_engine, engine_name)
-    source = _PageSource(iter_page_images(info, list(page_numbers), dpi=dpi))
+    source = _PageSource(iter_page_work(info, list(page_numbers), ocr, dpi))
     done: dict[int, Any] = {}
     next_index = 0
     ready = anyio.Condition()
@@ -141,11 +166,14 @@ async def run_local_pages(
             if item is None:
                 window.release()
                 return
-            number, image = item
-            try:
-                page = await anyio.to_thread.run_sync(recognize, engine, image, number - 1, lang)
-            finally:
-                image.close()
+            number, work = item
+            if isinstance(work, models.Page):
+                page = work
+            else:
+                try:
+                    page = await anyio.to_thread.run_sync(recognize, engine, work, number - 1, lang)
+                finally:
+                    work.close()
             async with ready:
                 done[number] = page
                 ready.notify_all()
@@ -197,7 +225,11 @@ class LocalBackend:
         remaining = [n for i, n in enumerate(numbers) if i not in done]
         total = len(numbers)
         lang = job.options.get("lang")
-        self.store.update(job.id, model_version=self._model_version(job), pages_total=total)
+        recognizer = self._recognizer(job)
+        # the text layer makes OCR pages only; jobs from before the option OCR'd every page
+        ocr = str(job.options.get("ocr", "force")) if recognizer is recognize_page else "force"
+        base_version = self._model_version(job)
+        self.store.update(job.id, model_version=base_version, pages_total=total)
 
         async def on_page(number: int, page: BaseModel) -> None:
             count = self.store.add_pages(job.id, [(position[number], number, page)])
@@ -213,8 +245,11 @@ class LocalBackend:
             lang=lang,
             on_page=on_page,
             workers=self.workers,
-            recognize=self._recognizer(job),
+            recognize=recognizer,
+            ocr=ocr,
         )
+        if self.store.page_sources(job.id).get(TEXT_LAYER):
+            self.store.update(job.id, model_version=f"{base_version}+{TEXT_LAYER}")
 
     def _model_version(self, job: Job) -> str:
         return model_version_for(job.engine, job.options.get("lang"))

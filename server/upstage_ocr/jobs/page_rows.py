@@ -67,6 +67,14 @@ class PageRows:
         rows = self._conn().execute("SELECT idx FROM pages WHERE job_id = ?", (job_id,)).fetchall()
         return {int(r[0]) for r in rows}
 
+    def page_sources(self, job_id: str) -> dict[str, int]:
+        """How many stored pages came from each source ("text-layer", "ocr"; "" when not recorded)."""
+        rows = self._conn().execute(
+            "SELECT COALESCE(json_extract(data, '$.source'), ''), COUNT(*) FROM pages WHERE job_id = ? GROUP BY 1",
+            (job_id,),
+        )
+        return {str(source): int(count) for source, count in rows.fetchall()}
+
     def iter_pages(
         self, job_id: str, indexes: Sequence[int] | None = None, *, words: bool = True
     ) -> Iterator[tuple[int, int, Page]]:

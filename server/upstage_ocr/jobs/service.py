@@ -24,7 +24,7 @@ from ..errors import (
 from ..fsutil import resolve_output
 from ..models import OCRResult, Page
 from ..settings import Settings
-from ..vocab import ENGINES, SCHEMAS
+from ..vocab import ENGINES, OCR_MODES, SCHEMAS
 from .job import Job, job_key
 from .pages import parse_page_range, select_pages
 from .runner import Backend, Progress, Runner, stored_result, write_result
@@ -120,16 +120,21 @@ class OCRService:
         output: str | None = None,
         force: bool = False,
         use_async: bool = False,
+        ocr: str | None = None,
     ) -> Submission:
         """Check the input and find or create its job. Nothing is recognised or uploaded here.
 
         `use_async` sends even a small document through the Upstage async API (no 3-minute sync timeout);
-        it does not change the result, so it is not part of the job's identity.
+        it does not change the result, so it is not part of the job's identity. `ocr` ("auto", the default:
+        PDF pages with a trustworthy text layer are read from it; "force": every page is OCR'd) is part of a
+        local job's identity; the Upstage OCR API has no such option and OCRs every page whatever it says.
         """
         if schema is not None and schema not in SCHEMAS:
             raise ConfigError(
                 f"unknown schema {schema!r}", hint=f"Choose one of: {', '.join(SCHEMAS)} (or none)"
             )
+        if ocr is not None and ocr not in OCR_MODES:
+            raise ConfigError(f"unknown ocr mode {ocr!r}", hint=f"Choose one of: {', '.join(OCR_MODES)}")
         engine_name = self.resolve_engine(engine)
         doc = await self.prepare(source, engine_name, pages)
         if engine_name == "upstage":
@@ -141,6 +146,7 @@ class OCRService:
             options["model"] = model or self.settings.model
         else:
             options["lang"] = lang or self.settings.lang
+            options["ocr"] = ocr or "auto"
         extra = {"async": True} if use_async and engine_name == "upstage" else {}
         return await self.find_or_create(source, doc, options, output, force=force, unkeyed=extra)
 

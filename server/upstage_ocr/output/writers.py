@@ -171,7 +171,7 @@ def write_json(pages: Iterable[Page], out: Path, *, result_meta: dict[str, Any] 
     """The Upstage envelope. Pages are spooled to a temp file first so the keys keep the API's order."""
     meta = dict(result_meta or {})
     confidences: list[float] = []
-    page_meta: list[dict[str, int]] = []
+    page_meta: list[dict[str, Any]] = []
     texts: list[str] = []
     count = 0
     next_word = 0
@@ -182,10 +182,11 @@ def write_json(pages: Iterable[Page], out: Path, *, result_meta: dict[str, Any] 
             renumbered = page.model_copy(update={"id": index, "words": words})
             if index:
                 spool.write(",")
-            spool.write(json.dumps(renumbered.model_dump(mode="json", by_alias=True), ensure_ascii=False))
+            dumped = renumbered.model_dump(mode="json", by_alias=True, exclude={"source"})
+            spool.write(json.dumps(dumped, ensure_ascii=False))
             if page.words:
                 confidences.append(page.confidence)
-            page_meta.append({"height": page.height, "page": index + 1, "width": page.width})
+            page_meta.append(models.page_meta(page, index + 1))
             texts.append(page.text)
             count = index + 1
         envelope: dict[str, Any] = {
