@@ -118,7 +118,7 @@ def test_junk_characters_make_the_layer_untrusted():
     junk = good + [textlayer.Char("\ue000", box, junk=True) for _ in range(3)]
     verdict = textlayer.judge(junk, grey, 1.0)
     assert not verdict.trusted and "junk" in verdict.reason
-    assert textlayer._is_junk("\ufffd") and textlayer._is_junk("\x03") and not textlayer._is_junk("é")
+    assert textlayer.is_junk("\ufffd") and textlayer.is_junk("\x03") and not textlayer.is_junk("é")
 
 
 def test_table_rules_do_not_count_as_uncovered_ink(tmp_path):

@@ -1,0 +1,178 @@
+"""The characters of a PDF page's text layer, read with pdfium: text, glyph boxes in render pixels, and
+whether each is hidden (invisible render mode, transparent, or under an image drawn after it) or junk.
+
+Every function here expects the caller to hold `documents.PDFIUM_LOCK`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom in render pixels
+
+
+@dataclass
+class Char:
+    text: str
+    box: Box | None  # the glyph's ink box; None for characters without one (spaces, generated breaks)
+    loose: Box | None = None  # the font's box (ascent to descent): one height for every glyph of a line
+    hidden: bool = False  # invisible render mode, transparent, or under an image
+    junk: bool = False
+
+
+def is_junk(ch: str) -> bool:
+    if ch == "\ufffd":
+        return True
+    cat = unicodedata.category(ch)
+    return cat in ("Co", "Cs", "Cn") or (cat == "Cc" and not ch.isspace())
+
+
+def _affine(pdf_page: Any, width: int, height: int) -> np.ndarray:
+    """The 2x3 map from page space (points, y up) to the pixels of the `width` x `height` render (rotation 0),
+    as pypdfium2 renders: pdfium's own mapping (CropBox origin and /Rotate included), to 1/64 px."""
+    import pypdfium2.raw as raw
+
+    k = 64  # map into a 64x larger device so pdfium's integer results keep 1/64 px precision
+    dx, dy = ctypes.c_int(), ctypes.c_int()
+
+    def dev(x: float, y: float) -> tuple[float, float]:
+        raw.FPDF_PageToDevice(pdf_page, 0, 0, width * k, height * k, 0, x, y, dx, dy)
+        return dx.value / k, dy.value / k
+
+    ox, oy = dev(0.0, 0.0)
+    ax, ay = dev(1000.0, 0.0)
+    bx, by = dev(0.0, 1000.0)
+    return np.array(
+        [[(ax - ox) / 1000.0, (bx - ox) / 1000.0, ox], [(ay - oy) / 1000.0, (by - oy) / 1000.0, oy]]
+    )
+
+
+def _map_boxes(m: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Page-space boxes (left, right, bottom, top) as pixel boxes (left, top, right, bottom)."""
+    xs = boxes[:, [0, 1, 0, 1]]
+    ys = boxes[:, [2, 3, 3, 2]]
+    px = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    py = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    return np.stack([px.min(1), py.min(1), px.max(1), py.max(1)], axis=1)
+
+
+def _scan_objects(pdf_page: Any) -> tuple[list[tuple[int, tuple[float, float, float, float]]], bool]:
+    """(z-order index, page-space bounds) of the page's top-level images, and whether any text object (also
+    inside form XObjects) is drawn invisibly."""
+    import pypdfium2.raw as raw
+
+    images = []
+    hidden = False
+    bounds = [ctypes.c_float() for _ in range(4)]
+    stack = [(raw.FPDFPage_GetObject(pdf_page, i), i) for i in range(raw.FPDFPage_CountObjects(pdf_page))]
+    while stack:
+        obj, z = stack.pop()
+        kind = raw.FPDFPageObj_GetType(obj)
+        if kind == raw.FPDF_PAGEOBJ_IMAGE and z >= 0 and raw.FPDFPageObj_GetBounds(obj, *bounds):
+            x0, y0, x1, y1 = (v.value for v in bounds)
+            images.append((z, (x0, y0, x1, y1)))
+        elif kind == raw.FPDF_PAGEOBJ_TEXT:
+            hidden = hidden or _object_hidden(obj)
+        elif kind == raw.FPDF_PAGEOBJ_FORM:
+            stack.extend(
+                (raw.FPDFFormObj_GetObject(obj, j), -1) for j in range(raw.FPDFFormObj_CountObjects(obj))
+            )
+    return images, hidden
+
+
+def _object_index(pdf_page: Any) -> dict[int, int]:
+    import pypdfium2.raw as raw
+
+    return {
+        ctypes.cast(raw.FPDFPage_GetObject(pdf_page, i), ctypes.c_void_p).value or 0: i
+        for i in range(raw.FPDFPage_CountObjects(pdf_page))
+    }
+
+
+def _object_hidden(obj: Any) -> bool:
+    """Text drawn invisibly (render modes 3 and 7) or with a fully transparent fill."""
+    import pypdfium2.raw as raw
+
+    mode = raw.FPDFTextObj_GetTextRenderMode(obj)
+    if mode in (raw.FPDF_TEXTRENDERMODE_INVISIBLE, raw.FPDF_TEXTRENDERMODE_CLIP):
+        return True
+    rgba = [ctypes.c_uint() for _ in range(4)]
+    fill_modes = (raw.FPDF_TEXTRENDERMODE_FILL, raw.FPDF_TEXTRENDERMODE_FILL_CLIP)
+    return bool(mode in fill_modes and raw.FPDFPageObj_GetFillColor(obj, *rgba) and rgba[3].value == 0)
+
+
+def _page_text(text_page: Any, count: int) -> list[str]:
+    """One string per character index (pdfium's UTF-16 text, one unit per index; surrogates asked for)."""
+    import pypdfium2.raw as raw
+
+    buf = (ctypes.c_ushort * (count + 1))()
+    raw.FPDFText_GetText(text_page, 0, count, buf)
+    out = []
+    for i, unit in enumerate(buf[:count]):
+        if 0xD800 <= unit <= 0xDFFF or unit in (0, 2):
+            code = raw.FPDFText_GetUnicode(text_page, i)
+            unit = code if 0 < code < 0x110000 else 0xFFFD
+            if unit == 2 or raw.FPDFText_IsHyphen(text_page, i):
+                unit = 0x2D  # a soft hyphen at a line end, shown as "-"
+        out.append(chr(unit))
+    return out
+
+
+def read_chars(pdf_page: Any, text_page: Any, width: int, height: int) -> list[Char]:
+    """Every character of the page's text layer with its glyph box in render pixels (`width` x `height`)."""
+    import pypdfium2.raw as raw
+
+    count = raw.FPDFText_CountChars(text_page)
+    if count <= 0:
+        return []
+    text = _page_text(text_page, count)
+    images, any_hidden = _scan_objects(pdf_page)
+    index = _object_index(pdf_page) if images else {}
+    hidden_objects: dict[int, bool] = {}
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    rect = raw.FS_RECTF()
+    solid: list[int] = []
+    tight: list[tuple[float, float, float, float]] = []
+    loose: list[tuple[float, float, float, float]] = []
+    flags: list[tuple[bool, bool]] = []  # (hidden, junk)
+    for i, ch in enumerate(text):
+        if ch.isspace() or not raw.FPDFText_GetCharBox(text_page, i, left, right, bottom, top):
+            continue
+        bounds = (left.value, right.value, bottom.value, top.value)
+        tight.append(bounds)
+        loose.append(
+            (rect.left, rect.right, rect.bottom, rect.top)
+            if raw.FPDFText_GetLooseCharBox(text_page, i, rect)
+            else bounds
+        )
+        hidden = False
+        if any_hidden or images:
+            obj = raw.FPDFText_GetTextObject(text_page, i)
+            address = ctypes.cast(obj, ctypes.c_void_p).value or 0
+            if address not in hidden_objects:
+                hidden_objects[address] = bool(obj) and _object_hidden(obj)
+            hidden = hidden_objects[address] or _under_image(index.get(address), bounds, images)
+        flags.append((hidden, is_junk(ch) or bool(raw.FPDFText_HasUnicodeMapError(text_page, i))))
+        solid.append(i)
+    m = _affine(pdf_page, width, height)
+    boxes = _map_boxes(m, np.array(tight, dtype=float).reshape(-1, 4)).tolist()
+    looses = _map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)).tolist()
+    chars = [Char(" " if ch.isspace() else ch, None) for ch in text]
+    for j, i in enumerate(solid):
+        chars[i] = Char(text[i], tuple(boxes[j]), tuple(looses[j]), hidden=flags[j][0], junk=flags[j][1])
+    return chars
+
+
+def _under_image(
+    z: int | None, bounds: tuple[float, float, float, float], images: Sequence[tuple[int, tuple[float, ...]]]
+) -> bool:
+    if z is None:
+        return False
+    cx, cy = (bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2  # (left, right, bottom, top)
+    return any(iz > z and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for iz, b in images)
