@@ -66,7 +66,7 @@ def make_document(work: Path, pages: int) -> tuple[Path, list[str]]:
     from docx.enum.text import WD_BREAK
     from docx.shared import Pt
 
-    from upstage_ocr.inputs import documents
+    from upstage_ocr.inputs import documents, office
 
     rng = random.Random(13)
     doc = Document()
@@ -83,7 +83,7 @@ def make_document(work: Path, pages: int) -> tuple[Path, list[str]]:
     src = work / "report.docx"
     doc.save(src)
     info = documents.inspect_document(src)
-    pdf = documents.convert_office_to_pdf(info, work / "converted")
+    pdf = office.convert_office_to_pdf(info, work / "converted")
     assert documents.inspect_document(pdf).page_count == pages, "LibreOffice paginated differently"
     return pdf, truth
 
@@ -120,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from upstage_ocr.engines.base import get_engine
-    from upstage_ocr.inputs import documents
+    from upstage_ocr.inputs import office
 
-    if documents.find_soffice() is None:
+    if office.find_soffice() is None:
         print("LibreOffice (soffice) is needed to make the born-digital PDF", file=sys.stderr)
         return 2
     with workdir() as work:

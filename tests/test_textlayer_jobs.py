@@ -17,7 +17,7 @@ from helpers import FAKE_MODEL_VERSION, expected_text, fake_engine, page_image, 
 from textpdf import TextPdf
 from upstage_ocr.cli import main
 from upstage_ocr.errors import ConfigError
-from upstage_ocr.inputs import documents
+from upstage_ocr.inputs import office
 from upstage_ocr.jobs.service import OCRService
 from upstage_ocr.settings import Settings
 
@@ -157,7 +157,7 @@ async def test_the_upstage_engine_gets_every_page_whatever_the_ocr_mode(tmp_path
     assert all("source" not in m.model_dump() for m in result.metadata.pages)
 
 
-@pytest.mark.skipif(documents.find_soffice() is None, reason="LibreOffice is not installed")
+@pytest.mark.skipif(office.find_soffice() is None, reason="LibreOffice is not installed")
 def test_an_office_file_is_read_from_its_converted_text_layer(tmp_path, calls):
     from docx import Document
     from docx.shared import Pt
