@@ -115,7 +115,7 @@ def _page_text(text_page: Any, count: int) -> list[str]:
     raw.FPDFText_GetText(text_page, 0, count, buf)
     out = []
     for i, unit in enumerate(buf[:count]):
-        if 0xD800 <= unit <= 0xDFFF or unit in (0, 2):
+        if 0xD800 <= unit <= 0xDFFF or unit in (0, 2, 0xFFFE):  # 0xFFFE: a line-end hyphen
             code = raw.FPDFText_GetUnicode(text_page, i)
             unit = code if 0 < code < 0x110000 else 0xFFFD
             if unit == 2 or raw.FPDFText_IsHyphen(text_page, i):
