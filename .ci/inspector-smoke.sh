@@ -12,7 +12,7 @@ INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
 NPM_PREFIX="${UPSTAGE_OCR_CI_NPM:-${TMPDIR:-/tmp}/upstage-ocr-ci-npm}"
 SERVER=.venv/bin/upstage-ocr-mcp
 PY=.venv/bin/python
-EXPECTED_TOOLS="export_ocr fetch_ocr_pages get_ocr_status list_ocr_jobs ocr_document render_ocr_page search_ocr_text"
+EXPECTED_TOOLS="export_ocr fetch_ocr_pages fetch_parse_pages get_ocr_status list_ocr_jobs ocr_document parse_document render_ocr_page search_ocr_text"
 
 if [ ! -x "$SERVER" ] || [ ! -x "$PY" ]; then
   echo "inspector-smoke: FAIL: $SERVER not found (create .venv with: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]')"
