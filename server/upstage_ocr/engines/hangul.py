@@ -130,14 +130,9 @@ def _crop_and_read(
     image: Image.Image, quads: Sequence[Quad]
 ) -> list[tuple[Image.Image, list[TextWord], np.ndarray]]:
     """Tesseract `kor` on each line crop: (crop, words in the crop's frame, crop -> page transform)."""
-    from .hybrid import crop_line
+    from .hybrid import crop_lines
 
-    crops: list[Image.Image] = []
-    backs: list[np.ndarray] = []
-    for quad in quads:
-        crop, back = crop_line(image, quad)
-        crops.append(crop)
-        backs.append(back)
+    crops, backs = crop_lines(image, quads)
     results = tess.read_line_images(crops, LANG)
     return list(zip(crops, results, backs, strict=True))
 
@@ -221,19 +216,7 @@ def merge_line(
     reading when it is Hangul; gives way to RapidOCR's pieces when it has no Hangul or only a stray syllable
     or two among other characters; and one of Latin then Hangul (`API를`) keeps its Hangul ending after
     RapidOCR's Latin."""
-    spans = [_span(w.points) for w in tess_words]
-    assigned: list[list[tuple[int, TextWord]]] = [[] for _ in tess_words]
-    if spans:
-        for source, rword in enumerate(rapid_words):
-            for piece in rword.pieces or [rword]:
-                if not piece.text.strip() or not _LATIN.match(piece.text) or piece.confidence < PIECE_CONF:
-                    continue
-                left, right = _span(piece.points)
-                centre = (left + right) / 2
-                gaps = [max(a - centre, centre - b, 0.0) for a, b in spans]
-                best = min(range(len(spans)), key=gaps.__getitem__)
-                if gaps[best] <= height / 2:
-                    assigned[best].append((source, piece))
+    assigned = _assign_latin(tess_words, rapid_words, height)
     out: list[TextWord] = []
     reread = reread or {}
     for index, (word, latin) in enumerate(zip(tess_words, assigned, strict=True)):
@@ -261,30 +244,54 @@ def merge_line(
                 continue
             out.extend(_rapid_words(latin_text, min(conf, 1.0), word.points))
             continue
-        # RapidOCR's pieces in this stretch, as the words RapidOCR saw (Tesseract's `kor` often runs two
-        # English words together)
-        rapid = _by_source(latin)
-        syllables = len(_SYLLABLE.findall(word.text))
-        ending = _LATIN_THEN_HANGUL.match(word.text)
-        ending_syllables = len(_SYLLABLE.findall(ending.group(2))) if ending else 0
-        if not rapid:
-            if syllables or word.confidence >= DROP_BELOW:
-                out.append(word)
-        elif not syllables:
-            out.extend(rapid)
-        elif ending and (word.confidence >= TRUST_HANGUL or ending_syllables >= 2):
-            # `API를`, `5000mAh입니다`: one word, as Tesseract saw it (Upstage keeps particles on their word)
-            last = rapid[-1]
-            right = _span(word.points)[1]
-            (lx, ly), _, _, (bx, by) = last.points
-            box: Quad = [(lx, ly), (right, ly), (right, by), (bx, by)]
-            conf = min(last.confidence, word.confidence)
-            out.extend([*rapid[:-1], TextWord(last.text + ending.group(2), conf, box)])
-        elif 2 * syllables < len(word.text.strip(".,:;!?'\"()")):
-            out.extend(rapid)
-        else:
-            out.append(word)
+        out.extend(_merge_pieces(word, latin))
     return out
+
+
+def _assign_latin(
+    tess_words: Sequence[TextWord], rapid_words: Sequence[TextWord], height: float
+) -> list[list[tuple[int, TextWord]]]:
+    """For each Tesseract word, RapidOCR's sure Latin pieces nearest to it along the line (with the index of
+    the RapidOCR word each piece came from)."""
+    spans = [_span(w.points) for w in tess_words]
+    assigned: list[list[tuple[int, TextWord]]] = [[] for _ in tess_words]
+    if not spans:
+        return assigned
+    for source, rword in enumerate(rapid_words):
+        for piece in rword.pieces or [rword]:
+            if not piece.text.strip() or not _LATIN.match(piece.text) or piece.confidence < PIECE_CONF:
+                continue
+            left, right = _span(piece.points)
+            centre = (left + right) / 2
+            gaps = [max(a - centre, centre - b, 0.0) for a, b in spans]
+            best = min(range(len(spans)), key=gaps.__getitem__)
+            if gaps[best] <= height / 2:
+                assigned[best].append((source, piece))
+    return assigned
+
+
+def _merge_pieces(word: TextWord, latin: list[tuple[int, TextWord]]) -> list[TextWord]:
+    """A Tesseract word against RapidOCR's pieces in its stretch, as the words RapidOCR saw (Tesseract's
+    `kor` often runs two English words together)."""
+    rapid = _by_source(latin)
+    syllables = len(_SYLLABLE.findall(word.text))
+    ending = _LATIN_THEN_HANGUL.match(word.text)
+    ending_syllables = len(_SYLLABLE.findall(ending.group(2))) if ending else 0
+    if not rapid:
+        return [word] if syllables or word.confidence >= DROP_BELOW else []
+    if not syllables:
+        return rapid
+    if ending and (word.confidence >= TRUST_HANGUL or ending_syllables >= 2):
+        # `API를`, `5000mAh입니다`: one word, as Tesseract saw it (Upstage keeps particles on their word)
+        last = rapid[-1]
+        right = _span(word.points)[1]
+        (lx, ly), _, _, (bx, by) = last.points
+        box: Quad = [(lx, ly), (right, ly), (right, by), (bx, by)]
+        conf = min(last.confidence, word.confidence)
+        return [*rapid[:-1], TextWord(last.text + ending.group(2), conf, box)]
+    if 2 * syllables < len(word.text.strip(".,:;!?'\"()")):
+        return rapid
+    return [word]
 
 
 def _keeps_ending(word: TextWord, ending: re.Match[str], latin: str, height: float) -> bool:

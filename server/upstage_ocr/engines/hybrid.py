@@ -7,6 +7,8 @@ Tesseract `--psm 7` reads a single clean line of Hangul well: docs/local-engines
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image
 
@@ -46,6 +48,17 @@ def crop_line(image: Image.Image, quad: Quad) -> tuple[Image.Image, np.ndarray]:
     return Image.fromarray(crop), np.linalg.inv(forward)
 
 
+def crop_lines(image: Image.Image, quads: Sequence[Quad]) -> tuple[list[Image.Image], list[np.ndarray]]:
+    """Each line straightened by `crop_line`: the crops, and their crop -> page transforms, in quad order."""
+    crops: list[Image.Image] = []
+    backs: list[np.ndarray] = []
+    for quad in quads:
+        crop, back = crop_line(image, quad)
+        crops.append(crop)
+        backs.append(back)
+    return crops, backs
+
+
 def to_page(points: Quad, back: np.ndarray) -> Quad:
     src = np.array([[x, y, 1.0] for x, y in points], dtype=np.float64).T
     dst = back @ src
@@ -83,12 +96,7 @@ class HybridEngine:
     def read_lines(self, image: Image.Image, lang: str) -> list[TextLine]:
         image = image.convert("RGB") if image.mode != "RGB" else image
         boxes = self._rapid.detect_boxes(image)
-        crops: list[Image.Image] = []
-        backs: list[np.ndarray] = []
-        for quad in boxes:
-            crop, back = crop_line(image, quad)
-            crops.append(crop)
-            backs.append(back)
+        crops, backs = crop_lines(image, boxes)
         results = tess.read_line_images(crops, lang)
         if lang == "kor" and FALLBACK_LANG.split("+")[1] in tess.available_languages():
             unsure = [i for i, words in enumerate(results) if _mean_conf(words) < FALLBACK_BELOW]
