@@ -115,6 +115,47 @@ def _next_or_none(it: Iterator[Any]) -> Any:
     return next(it, None)
 
 
+class _LazyEngine:
+    """The engine, created (models loaded) in a worker thread when the first page needs recognising: a
+    document read wholly from its text layer loads no model."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._engine: Engine | None = None
+        self._lock = anyio.Lock()
+
+    async def get(self) -> Engine:
+        async with self._lock:
+            if self._engine is None:
+                self._engine = await anyio.to_thread.run_sync(get_engine, self._name)
+            return self._engine
+
+
+class _InOrder:
+    """Finished pages handed on in document order. At most `window` pages are in flight or waiting for an
+    earlier page, so memory stays bounded however long the document is."""
+
+    def __init__(self, page_numbers: list[int], window: int) -> None:
+        self._numbers = page_numbers
+        self._done: dict[int, Any] = {}
+        self._ready = anyio.Condition()
+        self.window = anyio.Semaphore(window)
+
+    async def put(self, number: int, page: Any) -> None:
+        async with self._ready:
+            self._done[number] = page
+            self._ready.notify_all()
+
+    async def deliver(self, on_page: Callable[[int, Any], Awaitable[None]]) -> None:
+        for number in self._numbers:
+            async with self._ready:
+                while number not in self._done:
+                    await self._ready.wait()
+                page = self._done.pop(number)
+            await on_page(number, page)
+            self.window.release()
+
+
 async def run_local_pages(
     info: DocumentInfo,
     page_numbers: list[int],
@@ -130,57 +171,39 @@ async def run_local_pages(
     """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
 
     Each delivered page has `id` = its 0-based position in the document (page_number - 1). The engine is
-    created (models loaded) in a worker thread. Errors from any page cancel the rest and propagate.
-    `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR `models.Page` by default,
-    a page of layout elements for parse jobs (`parse_local_backend.py`). With `ocr="auto"` PDF pages with a
-    trustworthy text layer are delivered as read from it (`textlayer.py`), without `recognize`.
+    created (models loaded) in a worker thread when a page first needs it. Errors from any page cancel the
+    rest and propagate. `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR
+    `models.Page` by default, a page of layout elements for parse jobs (`parse_local_backend.py`). With
+    `ocr="auto"` PDF pages with a trustworthy text layer are delivered as read from it (`textlayer.py`),
+    without `recognize`.
     """
     if not page_numbers:
         return
     n_workers = max(1, workers or default_workers())
-    engine = await anyio.to_thread.run_sync(get_engine, engine_name)
+    engine = _LazyEngine(engine_name)
     source = _PageSource(iter_page_work(info, list(page_numbers), ocr, dpi))
-    done: dict[int, Any] = {}
-    next_index = 0
-    ready = anyio.Condition()
-    # At most n_workers pages are rendered or recognised at once, and at most 2 * n_workers finished pages
-    # wait for an earlier page, so memory stays bounded however long the document is.
-    window = anyio.Semaphore(2 * n_workers)
-
-    async def deliver() -> None:
-        nonlocal next_index
-        while next_index < len(page_numbers):
-            async with ready:
-                while page_numbers[next_index] not in done:
-                    await ready.wait()
-                number = page_numbers[next_index]
-                page = done.pop(number)
-            await on_page(number, page)
-            next_index += 1
-            window.release()
+    pages = _InOrder(list(page_numbers), 2 * n_workers)
 
     async def worker() -> None:
         while True:
-            await window.acquire()
+            await pages.window.acquire()
             item = await source.next()
             if item is None:
-                window.release()
+                pages.window.release()
                 return
             number, work = item
             if isinstance(work, models.Page):
-                page = work
-            else:
-                try:
-                    page = await anyio.to_thread.run_sync(recognize, engine, work, number - 1, lang)
-                finally:
-                    work.close()
-            async with ready:
-                done[number] = page
-                ready.notify_all()
+                await pages.put(number, work)
+                continue
+            try:
+                page = await anyio.to_thread.run_sync(recognize, await engine.get(), work, number - 1, lang)
+            finally:
+                work.close()
+            await pages.put(number, page)
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(deliver)
+            tg.start_soon(pages.deliver, on_page)
             for _ in range(n_workers):
                 tg.start_soon(worker)
     except Exception as exc:
