@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from .views import DEFAULT_FETCH_PAGES, MAX_TEXT_CHARS
+from .views import DEFAULT_FETCH_PAGES, MAX_TEXT_CHARS, call_base
 from .vocab import JobStatus
 
 if TYPE_CHECKING:
@@ -117,15 +117,7 @@ def fetch_parse_pages(
 
 def parse_document_result(service: OCRService, job: Job, reused: bool) -> ParseDocumentResult:
     """What `parse_document` returns: a completed job's Markdown, else where it stands and what to call next."""
-    base: dict[str, Any] = {
-        "job_id": job.id,
-        "status": job.status,
-        "engine": job.engine,
-        "page_count": job.pages_total,
-        "pages_done": job.pages_done,
-        "reused": reused,
-        "error": job.error,
-    }
+    base = call_base(job, reused)
     if job.status == "completed":
         from .jobs.parse_service import parse_result
 

@@ -219,9 +219,9 @@ def mean_confidence(result: OCRResult) -> float:
     return round(math.fsum(words) / len(words), 4) if words else 0.0
 
 
-def document_result(service: OCRService, job: Job, reused: bool) -> OcrDocumentResult:
-    """What `ocr_document` returns: the text of a completed job, else where it stands and what to call next."""
-    base: dict[str, Any] = {
+def call_base(job: Job, reused: bool) -> dict[str, Any]:
+    """The fields every document tool's answer starts with (`ocr_document`, `parse_document`)."""
+    return {
         "job_id": job.id,
         "status": job.status,
         "engine": job.engine,
@@ -230,6 +230,11 @@ def document_result(service: OCRService, job: Job, reused: bool) -> OcrDocumentR
         "reused": reused,
         "error": job.error,
     }
+
+
+def document_result(service: OCRService, job: Job, reused: bool) -> OcrDocumentResult:
+    """What `ocr_document` returns: the text of a completed job, else where it stands and what to call next."""
+    base = call_base(job, reused)
     if job.status == "completed":
         text: str | None = None
         conf: float | None = None
