@@ -95,3 +95,38 @@ async def test_rendered_report_through_the_real_local_engine(tmp_path) -> None:
     tables = [md_rows(e.content.markdown) for e in result.elements if e.category == "table"]
     assert tables == page.tables
     assert all(e.content.text == "" for e in result.elements)  # text was not asked for
+
+
+def _born_digital(path: Path) -> Path:
+    """Page 1: a heading and a paragraph as real PDF text; page 2: a scan (an image, no text layer)."""
+    from helpers import page_image
+    from textpdf import TextPdf
+
+    pdf = TextPdf().new_page(400, 300)
+    pdf.text("Quarterly Summary", 30, 250, 20)
+    pdf.text("Sales grew by twelve percent this quarter.", 30, 200, 11)
+    pdf.text("The Leith store opened on time in May.", 30, 186, 11)
+    pdf.new_page(400, 300).image(page_image(2))
+    return pdf.save(path)
+
+
+@pytest.mark.parametrize("mode", ["auto", "force"])
+async def test_local_parse_reads_a_trusted_text_layer_without_ocr(tmp_path, calls, mode) -> None:
+    doc = _born_digital(tmp_path / "born.pdf")
+    with fake_engine():
+        async with OCRService(Settings.load()) as service:
+            options = ParseOptions(output_formats=("markdown", "text"), ocr=mode)
+            job = await service.run(
+                (await submit_parse(service, str(doc), engine="local", options=options)).job.id
+            )
+            result = parse_result(service, job.id)
+    assert job.status == "completed", job.error
+    read = sorted(0 if x == "None" else int(x) for x in calls.read_text().split())
+    first = " ".join(e.content.text for e in result.elements if e.page == 1)
+    if mode == "auto":
+        assert read == [2], "the born-digital page went to OCR, or the scan did not"
+        assert "Quarterly Summary" in first and "Sales grew by twelve percent this quarter." in first
+        assert result.elements[0].category == "heading1" and result.elements[0].page == 1
+    else:
+        assert read == [0, 2]  # every page OCR'd: the text page has no barcode for the fake engine
+    assert any(e.page == 2 and "Page 2" in e.content.text for e in result.elements)

@@ -17,7 +17,7 @@ from .errors import OCRError
 from .fsutil import atomic_write_text, resolve_output
 from .parse_models import CATEGORIES, OUTPUT_FORMATS
 from .settings import Settings
-from .vocab import ENGINES
+from .vocab import ENGINES, OCR_MODES
 
 if TYPE_CHECKING:
     from .jobs.service import OCRService
@@ -47,7 +47,7 @@ def add_parse_parser(sub: Any) -> None:
         type=_csv,
         help=f"content formats to produce, comma-separated (default: {','.join(OUTPUT_FORMATS)})",
     )
-    p.add_argument("--ocr", choices=("auto", "force"), default="auto", help="force: OCR every page")
+    p.add_argument("--ocr", choices=OCR_MODES, default="auto", help="force: OCR every page")
     p.add_argument("--mode", choices=("standard", "enhanced", "auto"), default="standard", help="upstage")
     p.add_argument("--no-chart-recognition", action="store_true", help="upstage: keep charts as figures")
     p.add_argument("--merge-multipage-tables", action="store_true", help="upstage: join split tables")

@@ -18,7 +18,7 @@ from .parse_views import (
 )
 from .parse_views import fetch_parse_pages as fetch_parse_view
 from .views import DEFAULT_FETCH_PAGES
-from .vocab import EngineName
+from .vocab import EngineName, OcrMode
 
 
 async def parse_document(
@@ -33,7 +33,7 @@ async def parse_document(
         Field(description="Content formats to produce (default all three: html, markdown, text)"),
     ] = None,
     ocr: Annotated[
-        Literal["auto", "force"],
+        OcrMode,
         Field(description="auto: use a PDF's own text where it can be trusted; force: OCR every page"),
     ] = "auto",
     mode: Annotated[

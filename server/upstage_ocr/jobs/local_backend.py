@@ -27,7 +27,7 @@ from .. import models, textlayer
 from ..engines.base import Engine, get_engine
 from ..errors import EngineError, JobError, OCRError
 from ..inputs import office, pdf_pages
-from ..inputs.documents import DEFAULT_DPI, DocumentInfo, inspect_document, iter_page_images
+from ..inputs.documents import DEFAULT_DPI, DocumentInfo, inspect_document, iter_page_images, render_page
 from ..models import TEXT_LAYER
 from .job import Job
 from .runner import Progress
@@ -91,6 +91,28 @@ def iter_page_work(
     if ocr == "auto" and info.kind == "pdf":
         return pdf_pages.iter_pdf(info.path, page_numbers, dpi, info.name, text_layer_page)
     return iter_page_images(info, page_numbers, dpi=dpi)
+
+
+class LayerPage:
+    """A page read from its text layer together with its render, for readers that need the image too (the
+    local parse engine finds table rules and figures in the ink)."""
+
+    def __init__(self, page: models.Page, image: Image.Image) -> None:
+        self.page = page
+        self.image = image
+
+    def close(self) -> None:
+        self.image.close()
+
+
+def _with_renders(
+    info: DocumentInfo, items: Iterator[tuple[int, Any]], dpi: int
+) -> Iterator[tuple[int, Any]]:
+    for number, item in items:
+        yield (
+            number,
+            LayerPage(item, render_page(info, number, dpi)) if isinstance(item, models.Page) else item,
+        )
 
 
 class _PageSource:
@@ -167,6 +189,7 @@ async def run_local_pages(
     dpi: int = DEFAULT_DPI,
     recognize: Callable[[Engine, Image.Image, int, str | None], Any] = recognize_page,
     ocr: str = "auto",
+    read_layer: Callable[[LayerPage, int], Any] | None = None,
 ) -> None:
     """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
 
@@ -175,13 +198,15 @@ async def run_local_pages(
     rest and propagate. `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR
     `models.Page` by default, a page of layout elements for parse jobs (`parse_local_backend.py`). With
     `ocr="auto"` PDF pages with a trustworthy text layer are delivered as read from it (`textlayer.py`),
-    without `recognize`.
+    without `recognize`; with `read_layer`, such a page comes with its render and `read_layer(layer_page,
+    page_index)` makes what is delivered.
     """
     if not page_numbers:
         return
     n_workers = max(1, workers or default_workers())
     engine = _LazyEngine(engine_name)
-    source = _PageSource(iter_page_work(info, list(page_numbers), ocr, dpi))
+    items = iter_page_work(info, list(page_numbers), ocr, dpi)
+    source = _PageSource(_with_renders(info, items, dpi) if read_layer else items)
     pages = _InOrder(list(page_numbers), 2 * n_workers)
 
     async def worker() -> None:
@@ -196,7 +221,12 @@ async def run_local_pages(
                 await pages.put(number, work)
                 continue
             try:
-                page = await anyio.to_thread.run_sync(recognize, await engine.get(), work, number - 1, lang)
+                if isinstance(work, LayerPage) and read_layer is not None:
+                    page = await anyio.to_thread.run_sync(read_layer, work, number - 1)
+                else:
+                    page = await anyio.to_thread.run_sync(
+                        recognize, await engine.get(), work, number - 1, lang
+                    )
             finally:
                 work.close()
             await pages.put(number, page)
@@ -249,8 +279,7 @@ class LocalBackend:
         total = len(numbers)
         lang = job.options.get("lang")
         recognizer = self._recognizer(job)
-        # the text layer makes OCR pages only; jobs from before the option OCR'd every page
-        ocr = str(job.options.get("ocr", "force")) if recognizer is recognize_page else "force"
+        ocr = self._ocr_mode(job)
         base_version = self._model_version(job)
         self.store.update(job.id, model_version=base_version, pages_total=total)
 
@@ -270,6 +299,7 @@ class LocalBackend:
             workers=self.workers,
             recognize=recognizer,
             ocr=ocr,
+            read_layer=self._layer_reader(job),
         )
         if self.store.page_sources(job.id).get(TEXT_LAYER):
             self.store.update(job.id, model_version=f"{base_version}+{TEXT_LAYER}")
@@ -280,3 +310,11 @@ class LocalBackend:
     def _recognizer(self, job: Job) -> Callable[[Engine, Image.Image, int, str | None], Any]:
         """What each page image becomes (stored by `add_pages`): here an OCR page."""
         return recognize_page
+
+    def _ocr_mode(self, job: Job) -> str:
+        """`auto` (trusted text layers read, not OCR'd) or `force`; jobs from before the option OCR'd every page."""
+        return str(job.options.get("ocr", "force"))
+
+    def _layer_reader(self, job: Job) -> Callable[[LayerPage, int], Any] | None:
+        """What a text-layer page with its render becomes; None: the text-layer page itself is stored."""
+        return None
