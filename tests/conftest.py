@@ -32,3 +32,12 @@ def _isolated_env(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("UPSTAGE_OCR_HOME", str(tmp_path / "home"))
     yield
+
+
+@pytest.fixture
+def calls(tmp_path, monkeypatch) -> Path:
+    """A file the fake engine (tests/helpers.py) appends every page number it is asked to recognise to."""
+    path = tmp_path / "calls.txt"
+    path.touch()
+    monkeypatch.setenv("UPSTAGE_OCR_FAKE_CALLS", str(path))
+    return path

@@ -53,14 +53,6 @@ def _fast(monkeypatch, tmp_path):
         yield
 
 
-@pytest.fixture
-def calls(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "calls.txt"
-    path.touch()
-    monkeypatch.setenv("UPSTAGE_OCR_FAKE_CALLS", str(path))
-    return path
-
-
 def recognised(calls: Path) -> list[int]:
     return [int(x) for x in calls.read_text().split()]
 

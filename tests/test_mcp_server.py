@@ -55,15 +55,6 @@ def tmp(tmp_path) -> Path:
     return (tmp_path / "tmp").resolve()
 
 
-@pytest.fixture
-def calls(tmp_path, monkeypatch) -> Path:
-    """A file the fake engine appends every recognised page number to."""
-    path = tmp_path / "calls.txt"
-    path.touch()
-    monkeypatch.setenv("UPSTAGE_OCR_FAKE_CALLS", str(path))
-    return path
-
-
 def recognised(calls: Path) -> list[int]:
     return [int(x) for x in calls.read_text().split()]
 

@@ -27,14 +27,6 @@ def _tmp(monkeypatch, tmp_path):
     monkeypatch.setenv("UPSTAGE_OCR_WORKERS", "2")
 
 
-@pytest.fixture
-def calls(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "calls.txt"
-    path.touch()
-    monkeypatch.setenv("UPSTAGE_OCR_FAKE_CALLS", str(path))
-    return path
-
-
 async def test_local_parse_job_commits_pages_in_order_and_resumes(tmp_path, calls) -> None:
     doc = make_pdf(tmp_path / "six.pdf", 6)
     with fake_engine():

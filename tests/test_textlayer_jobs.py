@@ -32,14 +32,6 @@ def _fast_local(monkeypatch, tmp_path):
         yield
 
 
-@pytest.fixture
-def calls(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "calls.txt"
-    path.touch()
-    monkeypatch.setenv("UPSTAGE_OCR_FAKE_CALLS", str(path))
-    return path
-
-
 def recognised(calls: Path) -> list[int]:
     """The pages the engine was asked to read (their barcode numbers; 0 for a page without one), sorted."""
     return sorted(0 if x == "None" else int(x) for x in calls.read_text().split())
