@@ -197,3 +197,18 @@ def test_a_rotated_page_maps_boxes_into_the_rotated_render(tmp_path):
             word.bbox(),
             ink,
         )
+
+
+def test_rules_are_straight_ink_runs_of_the_given_length_even_at_the_edges():
+    import numpy as np
+
+    ink = np.zeros((6, 12), np.uint8)
+    ink[0, 0:4] = 1  # a 4-long run along the top edge, from the left edge
+    ink[2, 1:9] = 1  # an 8-long run inside
+    ink[4, 9:12] = 1  # 3 long: too short
+    ink[1:6, 11] = 1  # a 5-long vertical run along the right edge
+    rules = textlayer._rules(ink, 4).astype(bool)
+    expected = np.zeros_like(rules)
+    expected[0, 0:4] = expected[2, 1:9] = True
+    expected[1:6, 11] = True
+    assert (rules == expected).all(), rules.astype(int)

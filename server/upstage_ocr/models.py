@@ -97,6 +97,15 @@ def _round_conf(value: float) -> float:
 def order_clockwise(points: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
     """Four integer vertices clockwise from top-left, as Upstage writes them."""
     pts = [(float(x), float(y)) for x, y in points]
+    if len(pts) == 4:
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = pts
+        if ax == dx < bx == cx and ay == by < cy == dy:  # an upright box, already clockwise from top-left
+            return [
+                (round(ax), round(ay)),
+                (round(bx), round(by)),
+                (round(cx), round(cy)),
+                (round(dx), round(dy)),
+            ]
     if len(pts) != 4:
         xs = [p[0] for p in pts] or [0.0]
         ys = [p[1] for p in pts] or [0.0]
@@ -132,28 +141,28 @@ def build_page(
     """A Page from one page's engine words (already in reading order, each tagged with its line number).
 
     `source` (`TEXT_LAYER` or `OCR`) is kept with the page for its metadata (see `page_source`)."""
-    out: list[Word] = []
+    # The page is made as plain data and validated once: far cheaper than a model per word and vertex.
+    out: list[dict[str, Any]] = []
     lines: list[list[str]] = []
     current_line: int | None = None
     for offset, w in enumerate(words):
         pts = order_clockwise(clamp_points(w.points, width, height))
         out.append(
-            Word(
-                boundingBox=BoundingBox(vertices=[Vertex(x=x, y=y) for x, y in pts]),
-                confidence=_round_conf(w.confidence),
-                id=first_word_id + offset,
-                text=w.text,
-            )
+            {
+                "boundingBox": {"vertices": [{"x": x, "y": y} for x, y in pts]},
+                "confidence": _round_conf(w.confidence),
+                "id": first_word_id + offset,
+                "text": w.text,
+            }
         )
         if current_line is None or w.line != current_line:
             lines.append([])
             current_line = w.line
         lines[-1].append(w.text)
-    conf = _round_conf(sum(w.confidence for w in out) / len(out)) if out else 0.0
+    conf = _round_conf(sum(w["confidence"] for w in out) / len(out)) if out else 0.0
     extra = {"source": source} if source is not None else {}
-    return Page(
-        confidence=conf, height=height, id=page_id, text=page_text(lines), width=width, words=out, **extra
-    )
+    data = {"confidence": conf, "height": height, "id": page_id, "text": page_text(lines), "width": width}
+    return Page.model_validate({**data, "words": out, **extra})
 
 
 TEXT_LAYER = "text-layer"  # a page read from the PDF's own text layer (`source` in its page metadata)

@@ -7,6 +7,7 @@ Every function here expects the caller to hold `documents.PDFIUM_LOCK`.
 from __future__ import annotations
 
 import ctypes
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 Box = tuple[float, float, float, float]  # left, top, right, bottom in render pixels
 
 
-@dataclass
+@dataclass(slots=True)
 class Char:
     text: str
     box: Box | None  # the glyph's ink box; None for characters without one (spaces, generated breaks)
@@ -124,49 +125,126 @@ def _page_text(text_page: Any, count: int) -> list[str]:
     return out
 
 
+@functools.cache
+def _unchecked(name: str) -> Any:
+    """pdfium's function `name` without ctypes' argument conversion: a call costs a third of the checked
+    binding's (pypdfium2's `raw`), which counts at three calls per character. Callers pass exactly the C types
+    (the handle pypdfium2 gave, an int, `ctypes.byref` of the out-parameters); the result is a C int. Falls
+    back to the checked binding where pypdfium2's loader is laid out differently."""
+    import pypdfium2.raw as raw
+
+    try:
+        from pypdfium2_raw.bindings import (
+            _libs,
+        )  # the CDLL pypdfium2 loaded: `[name]` is a fresh, untyped pointer
+
+        return _libs["pdfium"][name]
+    except (ImportError, KeyError, AttributeError, TypeError):  # pragma: no cover - another pypdfium2 layout
+        return getattr(raw, name)
+
+
+@dataclass
+class Layer:
+    """A page's text layer as arrays: what `read_chars` gives, without an object per character.
+
+    `text` has one string per character index (whitespace as " "); the other fields describe the *solid*
+    characters (not whitespace, with a glyph box) in index order: `index` their character indices, `box` and
+    `loose` their ink and font boxes in render pixels (left, top, right, bottom; n x 4), `hidden` and `junk`
+    their flags.
+    """
+
+    text: list[str]
+    index: np.ndarray
+    box: np.ndarray
+    loose: np.ndarray
+    hidden: np.ndarray
+    junk: np.ndarray
+
+    @classmethod
+    def of_chars(cls, chars: Sequence[Char]) -> Layer:
+        solid = [(i, c) for i, c in enumerate(chars) if c.box is not None and not c.text.isspace()]
+        return cls(
+            text=[" " if c.text.isspace() else c.text for c in chars],
+            index=np.array([i for i, _ in solid], dtype=np.int64),
+            box=np.array([c.box for _, c in solid], dtype=float).reshape(-1, 4),
+            loose=np.array([c.loose or c.box for _, c in solid], dtype=float).reshape(-1, 4),
+            hidden=np.array([c.hidden for _, c in solid], dtype=bool),
+            junk=np.array([c.junk for _, c in solid], dtype=bool),
+        )
+
+    def chars(self) -> list[Char]:
+        out = [Char(t, None) for t in self.text]
+        boxes, looses = self.box.tolist(), self.loose.tolist()
+        for j, i in enumerate(self.index.tolist()):
+            out[i] = Char(
+                self.text[i], tuple(boxes[j]), tuple(looses[j]), bool(self.hidden[j]), bool(self.junk[j])
+            )
+        return out
+
+
 def read_chars(pdf_page: Any, text_page: Any, width: int, height: int) -> list[Char]:
     """Every character of the page's text layer with its glyph box in render pixels (`width` x `height`)."""
+    return read_layer(pdf_page, text_page, width, height).chars()
+
+
+def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
+    """The page's text layer (`Layer`), glyph boxes in the pixels of its `width` x `height` render."""
     import pypdfium2.raw as raw
 
     count = raw.FPDFText_CountChars(text_page)
-    if count <= 0:
-        return []
-    text = _page_text(text_page, count)
-    images, any_hidden = _scan_objects(pdf_page)
+    text = _page_text(text_page, count) if count > 0 else []
+    images, any_hidden = _scan_objects(pdf_page) if count > 0 else ([], False)
     index = _object_index(pdf_page) if images else {}
     hidden_objects: dict[int, bool] = {}
     left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     rect = raw.FS_RECTF()
+    # per character: three or four calls into pdfium, unchecked and looked up once (see `_unchecked`)
+    get_box, get_loose, map_error = (
+        _unchecked("FPDFText_GetCharBox"),
+        _unchecked("FPDFText_GetLooseCharBox"),
+        _unchecked("FPDFText_HasUnicodeMapError"),
+    )
+    refs = (ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom), ctypes.byref(top))
+    rect_ref = ctypes.byref(rect)
+    check_hidden = any_hidden or bool(images)
+    junk_of: dict[str, bool] = {}
     solid: list[int] = []
-    tight: list[tuple[float, float, float, float]] = []
-    loose: list[tuple[float, float, float, float]] = []
-    flags: list[tuple[bool, bool]] = []  # (hidden, junk)
+    tight: list[float] = []  # left, right, bottom, top (page space) of each solid character, flat
+    loose: list[float] = []
+    hidden: list[bool] = []
+    junk: list[bool] = []
     for i, ch in enumerate(text):
-        if ch.isspace() or not raw.FPDFText_GetCharBox(text_page, i, left, right, bottom, top):
+        if ch.isspace():
+            text[i] = " "
+            continue
+        if not get_box(text_page, i, *refs):
             continue
         bounds = (left.value, right.value, bottom.value, top.value)
-        tight.append(bounds)
-        loose.append(
-            (rect.left, rect.right, rect.bottom, rect.top)
-            if raw.FPDFText_GetLooseCharBox(text_page, i, rect)
-            else bounds
+        tight += bounds
+        loose += (
+            (rect.left, rect.right, rect.bottom, rect.top) if get_loose(text_page, i, rect_ref) else bounds
         )
-        hidden = False
-        if any_hidden or images:
+        if check_hidden:
             obj = raw.FPDFText_GetTextObject(text_page, i)
             address = ctypes.cast(obj, ctypes.c_void_p).value or 0
             if address not in hidden_objects:
                 hidden_objects[address] = bool(obj) and _object_hidden(obj)
-            hidden = hidden_objects[address] or _under_image(index.get(address), bounds, images)
-        flags.append((hidden, is_junk(ch) or bool(raw.FPDFText_HasUnicodeMapError(text_page, i))))
+            hidden.append(hidden_objects[address] or _under_image(index.get(address), bounds, images))
+        bad = junk_of.get(ch)
+        if bad is None:
+            bad = junk_of[ch] = is_junk(ch)
+        junk.append(bad or bool(map_error(text_page, i)))
         solid.append(i)
     m = _affine(pdf_page, width, height)
-    boxes = _map_boxes(m, np.array(tight, dtype=float).reshape(-1, 4)).tolist()
-    looses = _map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)).tolist()
-    chars = [Char(" " if ch.isspace() else ch, None) for ch in text]
-    for j, i in enumerate(solid):
-        chars[i] = Char(text[i], tuple(boxes[j]), tuple(looses[j]), hidden=flags[j][0], junk=flags[j][1])
-    return chars
+    n = len(solid)
+    return Layer(
+        text=text,
+        index=np.array(solid, dtype=np.int64),
+        box=_map_boxes(m, np.array(tight, dtype=float).reshape(-1, 4)),
+        loose=_map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)),
+        hidden=np.array(hidden, dtype=bool) if check_hidden else np.zeros(n, dtype=bool),
+        junk=np.array(junk, dtype=bool),
+    )
 
 
 def _under_image(

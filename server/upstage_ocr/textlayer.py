@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from . import models
 from .engines.geometry import TextLine, TextWord, quad_from_box, to_raw_words
-from .pdfchars import Box, Char, is_junk, read_chars
+from .pdfchars import Box, Char, Layer, is_junk, read_chars, read_layer
 
 __all__ = ["Char", "PageResult", "Verdict", "is_junk", "judge", "raw_words", "read_chars", "read_page"]
 
@@ -51,26 +51,21 @@ class Verdict:
 # The trust check (pure: characters and a grey image)
 
 
-def _runs(a: np.ndarray, k: int, combine: Any) -> np.ndarray:
-    """`combine` (logical and/or) over every window of `k` consecutive values along the last axis."""
-    have = 1
-    while have < k:
-        step = min(have, k - have)
-        a = combine(a[..., :-step], a[..., step:])
-        have += step
-    return a
-
-
 def _rules(ink: np.ndarray, run: int) -> np.ndarray:
-    """Ink pixels that belong to a horizontal or vertical straight run of at least `run` pixels."""
+    """Ink pixels (`ink` 0/1, uint8) that belong to a horizontal or vertical straight run of at least `run`
+    pixels: a morphological opening with a `run`-long line, each way (outside the image is not ink)."""
+    import cv2  # RapidOCR's dependency; imported here so that importing the package loads no native code
+
     out = np.zeros_like(ink)
-    for axis in (0, 1):
-        line = np.moveaxis(ink, axis, -1)
-        if line.shape[-1] < run:
+    for kernel, last in (
+        (np.ones((1, run), np.uint8), (run - 1, 0)),
+        (np.ones((run, 1), np.uint8), (0, run - 1)),
+    ):
+        if kernel.shape[0] > ink.shape[0] or kernel.shape[1] > ink.shape[1]:
             continue
-        full = _runs(line, run, np.logical_and)  # the window starting here is all ink
-        pad = np.zeros((*full.shape[:-1], run - 1), dtype=bool)
-        out |= np.moveaxis(_runs(np.concatenate([pad, full, pad], axis=-1), run, np.logical_or), -1, axis)
+        # the run-long window starting here is all ink; then every pixel of such a window
+        starts = cv2.erode(ink, kernel, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        out |= cv2.dilate(starts, kernel, anchor=last, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return out
 
 
@@ -80,41 +75,53 @@ def _box_sums(table: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.asarray(table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0])
 
 
+def _union_mask(cells: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The pixels inside any of the integer boxes `cells` (x0, y0, x1, y1; end exclusive, within h x w): a 2-D
+    difference array (+1/-1 at the corners) summed up."""
+    import cv2
+
+    x0, y0, x1, y1 = cells.T
+    at = np.concatenate([y0 * (w + 1) + x0, y0 * (w + 1) + x1, y1 * (w + 1) + x0, y1 * (w + 1) + x1])
+    signs = np.repeat(np.array([1.0, -1.0, -1.0, 1.0]), len(cells))
+    diff = np.bincount(at, weights=signs, minlength=(h + 1) * (w + 1)).reshape(h + 1, w + 1)
+    return np.asarray(cv2.integral(diff[:h, :w].astype(np.float32))[1:, 1:] > 0.5)
+
+
 def judge(chars: Sequence[Char], grey: np.ndarray, scale: float) -> Verdict:
     """Whether the text layer `chars` (boxes in render pixels) shows what `grey` (the page at `scale` times
     the render's resolution, 0-255) shows. The reason says why not."""
-    solid = [c for c in chars if c.text.strip()]
-    if not solid:
+    return judge_layer(Layer.of_chars(chars), grey, scale)
+
+
+def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
+    """`judge` of a page's `Layer`."""
+    import cv2
+
+    n = len(layer.text) - layer.text.count(" ")  # characters that are not whitespace
+    if not n:
         return Verdict(False, "no text layer")
-    n = len(solid)
-    junk = sum(c.junk for c in solid) / n
-    hidden = sum(c.hidden for c in solid) / n
+    junk = int(layer.junk.sum()) / n
+    hidden = int(layer.hidden.sum()) / n
     stats = {"chars": float(n), "junk": round(junk, 4), "hidden": round(hidden, 4)}
     if hidden > MAX_HIDDEN_SHARE:
         return Verdict(False, "invisible or covered text (an earlier OCR layer?)", stats)
     if junk > MAX_JUNK_SHARE:
         return Verdict(False, "unmapped or junk characters", stats)
-    boxed = np.array([c.box for c in solid if c.box is not None], dtype=float).reshape(-1, 4)
+    boxed = layer.box
     if not len(boxed):
         return Verdict(False, "the text layer has no glyph boxes", stats)
-    ink = grey < INK_LEVEL
-    ink &= ~_rules(ink, max(2, round(RULE_RUN * CHECK_DPI)))
+    ink = (np.ascontiguousarray(grey) < INK_LEVEL).view(np.uint8)
+    ink = ink & (1 - _rules(ink, max(2, round(RULE_RUN * CHECK_DPI))))
     h, w = ink.shape
     # each glyph box at the check's scale, one pixel wider on every side (anti-aliasing, rounding)
     cells = np.floor(boxed * scale).astype(int) + np.array([-1, -1, 2, 2])
     cells = np.clip(cells, 0, [w, h, w, h])
     cells = cells[(cells[:, 2] > cells[:, 0]) & (cells[:, 3] > cells[:, 1])]
-    table = np.pad(ink.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    table = cv2.integral(ink)  # (h + 1) x (w + 1), zero first row and column
     on_ink = float((_box_sums(table, cells) > 0).mean()) if len(cells) else 0.0
-    cover = np.zeros((h + 1, w + 1), np.int32)  # the union of the boxes, by a 2-D difference array
-    x0, y0, x1, y1 = cells.T
-    np.add.at(cover, (y0, x0), 1)
-    np.add.at(cover, (y0, x1), -1)
-    np.add.at(cover, (y1, x0), -1)
-    np.add.at(cover, (y1, x1), 1)
-    mask = cover.cumsum(0).cumsum(1)[:h, :w] > 0
-    total = int(ink.sum())
-    coverage = float((ink & mask).sum()) / total if total else 0.0
+    total = int(table[-1, -1])
+    covered = int(np.count_nonzero(ink.view(bool) & _union_mask(cells, h, w))) if len(cells) else 0
+    coverage = covered / total if total else 0.0
     stats.update(coverage=round(coverage, 4), on_ink=round(on_ink, 4))
     if total == 0 or on_ink < MIN_CHARS_ON_INK:
         return Verdict(False, "text without ink under it (hidden or white text)", stats)
@@ -127,6 +134,76 @@ def judge(chars: Sequence[Char], grey: np.ndarray, scale: float) -> Verdict:
 # Words and lines (pure)
 
 
+def group_words(chars: Sequence[Char]) -> list[tuple[str, Box, Box]]:
+    """`layer_words` of characters."""
+    return layer_words(Layer.of_chars(chars))
+
+
+def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
+    """Whitespace-delimited runs of characters as (text, ink box, font box); a run also ends where the text
+    jumps to another line or leaves a gap wider than its line height. Junk and hidden characters are dropped;
+    characters without a glyph box go with the run around them, and a run needs at least one glyph box.
+    """
+    keep = ~(layer.junk | layer.hidden)
+    idx, ink, font = layer.index[keep], layer.box[keep], layer.loose[keep]
+    if not len(idx):
+        return []
+    text = layer.text
+    space = np.array(text) == " "
+    spaces = np.flatnonzero(space)
+    before = np.concatenate([[0], np.cumsum(space)])  # before[k]: whitespace among text[:k]
+    # where a new run starts: whitespace since the last kept glyph, or a break between the two glyphs' font boxes
+    a, b = font[:-1], font[1:]
+    height = np.maximum(np.maximum(a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]), 1.0)
+    centre = (b[:, 1] + b[:, 3]) / 2
+    broken = (centre < a[:, 1]) | (centre > a[:, 3]) | (b[:, 0] < a[:, 0] - 0.5 * height)
+    broken |= b[:, 0] - a[:, 2] > height
+    spaced = before[idx[1:]] - before[idx[:-1] + 1] > 0
+    starts = np.flatnonzero(np.concatenate([[True], broken | spaced]))
+    boxes = np.stack(
+        [
+            np.minimum.reduceat(ink[:, 0], starts),
+            np.minimum.reduceat(ink[:, 1], starts),
+            np.maximum.reduceat(ink[:, 2], starts),
+            np.maximum.reduceat(ink[:, 3], starts),
+        ],
+        axis=1,
+    ).tolist()
+    fonts = np.stack(
+        [
+            np.minimum.reduceat(font[:, 0], starts),
+            np.minimum.reduceat(font[:, 1], starts),
+            np.maximum.reduceat(font[:, 2], starts),
+            np.maximum.reduceat(font[:, 3], starts),
+        ],
+        axis=1,
+    ).tolist()
+    # Each run's characters: from after the whitespace before its first glyph (or from that glyph, after a
+    # break) to before the whitespace after its last glyph (or before the next run's first glyph).
+    dropped = space.copy()
+    dropped[layer.index[~keep]] = True
+    gone = np.concatenate([[0], np.cumsum(dropped)])
+    firsts = idx[starts].tolist()
+    lasts = idx[np.append(starts[1:], len(idx)) - 1].tolist()
+    by_space = [True, *spaced[starts[1:] - 1].tolist()]
+    space_before = np.searchsorted(spaces, firsts) - 1
+    space_after = np.searchsorted(spaces, lasts)
+    words: list[tuple[str, Box, Box]] = []
+    for k, first in enumerate(firsts):
+        after_space = int(spaces[space_before[k]]) + 1 if space_before[k] >= 0 else 0
+        lo = after_space if by_space[k] else first
+        if k + 1 < len(firsts) and not by_space[k + 1]:
+            hi = firsts[k + 1]
+        else:
+            hi = int(spaces[space_after[k]]) if space_after[k] < len(spaces) else len(text)
+        if gone[hi] - gone[lo]:
+            word = "".join(text[i] for i in range(lo, hi) if not dropped[i])
+        else:
+            word = "".join(text[lo:hi])
+        words.append((word, tuple(boxes[k]), tuple(fonts[k])))  # type: ignore[arg-type]
+    return words
+
+
 def _union(boxes: Sequence[Box]) -> Box:
     return (
         min(b[0] for b in boxes),
@@ -134,47 +211,6 @@ def _union(boxes: Sequence[Box]) -> Box:
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
-
-
-def group_words(chars: Sequence[Char]) -> list[tuple[str, Box, Box]]:
-    """Whitespace-delimited runs of characters as (text, ink box, font box); a run also ends where the text
-    jumps to another line or leaves a gap wider than its line height. Junk and hidden characters are dropped.
-    """
-    words: list[tuple[str, Box, Box]] = []
-    text: list[str] = []
-    boxes: list[Box] = []
-    looses: list[Box] = []
-
-    def flush() -> None:
-        if text and boxes:
-            words.append(("".join(text), _union(boxes), _union(looses)))
-        text.clear()
-        boxes.clear()
-        looses.clear()
-
-    for c in chars:
-        if not c.text.strip():
-            flush()
-            continue
-        if c.junk or c.hidden:
-            continue
-        loose = c.loose or c.box
-        if loose is not None and looses and _breaks(looses[-1], loose):
-            flush()
-        text.append(c.text)
-        if c.box is not None and loose is not None:
-            boxes.append(c.box)
-            looses.append(loose)
-    flush()
-    return words
-
-
-def _breaks(prev: Box, box: Box) -> bool:
-    """Whether the glyph with font box `box` cannot continue the word whose last glyph has font box `prev`."""
-    height = max(prev[3] - prev[1], box[3] - box[1], 1.0)
-    centre = (box[1] + box[3]) / 2
-    other_line = not prev[1] <= centre <= prev[3]
-    return other_line or box[0] < prev[0] - 0.5 * height or box[0] - prev[2] > 1.0 * height
 
 
 def group_lines(words: Sequence[tuple[str, Box, Box]]) -> list[TextLine]:
@@ -205,36 +241,34 @@ def group_lines(words: Sequence[tuple[str, Box, Box]]) -> list[TextLine]:
     return lines
 
 
-def _upright(box: Box | None, rotation: int, width: int, height: int) -> Box | None:
-    """A box of a page shown turned clockwise by `rotation` (its /Rotate), in the frame of the upright page."""
-    if box is None or rotation not in (90, 180, 270):
-        return box
-    x0, y0, x1, y1 = box
+def _upright(boxes: np.ndarray, rotation: int, width: int, height: int) -> np.ndarray:
+    """Boxes (n x 4) of a page shown turned clockwise by `rotation` (its /Rotate), in the upright page's frame."""
+    x0, y0, x1, y1 = boxes.T
     if rotation == 90:
-        return (y0, width - x1, y1, width - x0)
+        return np.stack([y0, width - x1, y1, width - x0], axis=1)
     if rotation == 180:
-        return (width - x1, height - y1, width - x0, height - y0)
-    return (height - y1, x0, height - y0, x1)
+        return np.stack([width - x1, height - y1, width - x0, height - y0], axis=1)
+    if rotation == 270:
+        return np.stack([height - y1, x0, height - y0, x1], axis=1)
+    return boxes
 
 
-def raw_words(chars: Sequence[Char], width: int, height: int, rotation: int = 0) -> list[models.RawWord]:
+def raw_words(
+    chars: Sequence[Char] | Layer, width: int, height: int, rotation: int = 0
+) -> list[models.RawWord]:
     """The page's words in reading order (the OCR path's assembly), each with its line number.
 
     `width` x `height` is the render; `rotation` the page's /Rotate. Words and lines are found in the frame of
     the upright text and mapped back into the render, as the OCR path does with pages it turned.
     """
+    layer = chars if isinstance(chars, Layer) else Layer.of_chars(chars)
     if rotation in (90, 180, 270):
-        chars = [
-            Char(
-                c.text,
-                _upright(c.box, rotation, width, height),
-                _upright(c.loose, rotation, width, height),
-                c.hidden,
-                c.junk,
-            )
-            for c in chars
-        ]
-    return to_raw_words(group_lines(group_words(chars)), rotation % 360, (width, height))
+        layer = replace(
+            layer,
+            box=_upright(layer.box, rotation, width, height),
+            loose=_upright(layer.loose, rotation, width, height),
+        )
+    return to_raw_words(group_lines(layer_words(layer)), rotation % 360, (width, height))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,10 +290,10 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
     height = math.ceil(pdf_page.get_height() * scale)
     text_page = pdf_page.get_textpage()
     try:
-        chars = read_chars(pdf_page, text_page.raw, width, height)
+        layer = read_layer(pdf_page, text_page.raw, width, height)
     finally:
         text_page.close()
-    if not any(c.text.strip() for c in chars):
+    if len(layer.text) == layer.text.count(" "):
         return PageResult(Verdict(False, "no text layer"), None)
     check_scale = min(1.0, (CHECK_DPI / 72.0) / scale)
     bitmap = pdf_page.render(scale=scale * check_scale, grayscale=True)
@@ -269,9 +303,9 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
         bitmap.close()
     if grey.ndim == 3:
         grey = grey[..., 0]
-    verdict = judge(chars, grey, check_scale)
+    verdict = judge_layer(layer, grey, check_scale)
     if not verdict.trusted:
         return PageResult(verdict, None)
-    words = raw_words(chars, width, height, pdf_page.get_rotation())
+    words = raw_words(layer, width, height, pdf_page.get_rotation())
     page = models.build_page(page_index, width, height, words, first_word_id=0, source=models.TEXT_LAYER)
     return PageResult(verdict, page)

@@ -180,7 +180,7 @@ async def write_result(store: JobStore, job: Job) -> Path:
         meta = {"modelVersion": job.model_version or "", "numBilledPages": job.billed_pages}
 
         def stream() -> Path:
-            pages = (page for _idx, _n, page in store.iter_pages(job.id))
+            pages = (json.loads(data) for _idx, _n, data in store.iter_page_data(job.id))
             return write_json(pages, target, result_meta=meta)
 
         return await anyio.to_thread.run_sync(stream)

@@ -167,8 +167,14 @@ def write_md(pages: Iterable[Page], out: Path, *, title: str = "") -> Path:
 # json
 
 
-def write_json(pages: Iterable[Page], out: Path, *, result_meta: dict[str, Any] | None = None) -> Path:
-    """The Upstage envelope. Pages are spooled to a temp file first so the keys keep the API's order."""
+def write_json(
+    pages: Iterable[Page | dict[str, Any]], out: Path, *, result_meta: dict[str, Any] | None = None
+) -> Path:
+    """The Upstage envelope. Pages are spooled to a temp file first so the keys keep the API's order.
+
+    A page may also come as its JSON data (a `Page` dumped, as the job store keeps it): it is renumbered as a
+    dict and written back without being turned into models, which is what makes writing a large result cheap.
+    """
     meta = dict(result_meta or {})
     confidences: list[float] = []
     page_meta: list[dict[str, Any]] = []
@@ -177,17 +183,21 @@ def write_json(pages: Iterable[Page], out: Path, *, result_meta: dict[str, Any] 
     next_word = 0
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for index, page in enumerate(pages):
-            words = [w.model_copy(update={"id": next_word + i}) for i, w in enumerate(page.words)]
+            data = page if isinstance(page, dict) else page.model_dump(mode="json", by_alias=True)
+            source = data.pop("source", None)
+            data["id"] = index
+            words = data.get("words") or []
+            for i, word in enumerate(words):
+                word["id"] = next_word + i
             next_word += len(words)
-            renumbered = page.model_copy(update={"id": index, "words": words})
             if index:
                 spool.write(",")
-            dumped = renumbered.model_dump(mode="json", by_alias=True, exclude={"source"})
-            spool.write(json.dumps(dumped, ensure_ascii=False))
-            if page.words:
-                confidences.append(page.confidence)
-            page_meta.append(models.page_meta(page, index + 1))
-            texts.append(page.text)
+            spool.write(json.dumps(data, ensure_ascii=False))
+            if words:
+                confidences.append(data["confidence"])
+            number = {"height": data["height"], "page": index + 1, "width": data["width"]}
+            page_meta.append(number if not isinstance(source, str) else {**number, "source": source})
+            texts.append(data["text"])
             count = index + 1
         envelope: dict[str, Any] = {
             "apiVersion": models.API_VERSION,
