@@ -78,7 +78,7 @@ def test_the_second_reading_replaces_the_first_even_when_it_reads_nothing():
 
 
 def test_a_nearly_sure_line_read_the_same_at_full_width_is_not_read_again():
-    first = [("nearly sure", 0.96), ("nearly wrnog", 0.955), ("unsure", 0.8)]  # squeezed
+    first = [("nearly sure", 0.955), ("nearly wrnog", 0.952), ("unsure", 0.8)]  # squeezed
     again = [("nearly  sure", 0.97), ("nearly wrong", 0.97)]  # the nearly sure lines again, at full width
     tiny = FakeRecogniser([*first, *again])
     small = FakeRecogniser([("nearly wrong", 0.99), ("unsure!", 0.99)])

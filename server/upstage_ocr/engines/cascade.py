@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 
 SQUEEZE = 0.8  # line width factor before recognition
-RECHECK_BELOW = 0.97  # tiny readings less sure than this are read again by the small recogniser
+RECHECK_BELOW = (
+    0.96  # tiny readings less sure than this are read again by the small recogniser (0.97: English
+)
+# prose 20% more CPU a page for 0.11% CER instead of 0.15%; receipts 0.17% instead of 0.35%; other scripts equal)
 RECHECK_SQUEEZE = 0.8  # line width factor for the small recogniser's second reading
 # Lines read with at least this confidence (but under RECHECK_BELOW) are read again by the tiny recogniser at
 # CONFIRM_SQUEEZE first; the same text twice is kept without asking the small one.
@@ -83,6 +86,7 @@ def tiny_params(models: TinyModels, threads: int | None) -> dict[str, Any]:
         "Rec.rec_batch_num": 1,
         "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
         "Det.limit_side_len": 32,  # never enlarged by RapidOCR: rapid_steps scales the page itself
+        "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,  # RapidOCR's default is off: 7-9% more CPU a page
     }
     if threads:
         params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads

@@ -110,6 +110,7 @@ class RapidEngine:
             "Global.log_level": "error",
             "Rec.rec_batch_num": 1,  # batches pad every line to the widest: one at a time is faster
             "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,  # see cascade.tiny_params
         }
         if self._intra:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = self._intra
