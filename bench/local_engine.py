@@ -3,7 +3,8 @@
     python bench/local_engine.py [--quick]
 
 For each category (English prose, receipts, Korean prose, mixed Korean/English, Chinese and Japanese prose,
-two-column English read column by column) it prints pages/s and character
+two-column English read column by column, and a born-digital PDF of English prose, which `ours` reads from
+its text layer) it prints pages/s and character
 error rate (Levenshtein distance over the truth length, whitespace collapsed; also with spaces ignored, which
 tells missed or extra word breaks from misread characters) for
   (a) `ours`: the category's pages as one multi-page TIFF through upstage_ocr.jobs.local_backend.run_local_pages (the page
@@ -51,7 +52,8 @@ from upstage_ocr.engines.builtin import shared_local
 from upstage_ocr.inputs.documents import inspect_document
 from upstage_ocr.jobs.local_backend import recognize_page, run_local_pages
 
-ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn"]
+ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn", "born-digital"]
+BORN_DIGITAL_PAGES = 9  # pages of the born-digital PDF (bench/textlayer.py's document, DOCX -> LibreOffice)
 # the language hint of the `ours-<hint>-hint` run, and Tesseract's languages, per category
 HINT = {"korean": "ko", "mixed": "ko", "chinese": "zh", "japanese": "ja"}
 TESS_LANG = {"korean": "kor+eng", "mixed": "kor+eng", "chinese": "chi_sim", "japanese": "jpn"}
@@ -79,16 +81,18 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def pooled(images: list, lang: str | None) -> tuple[float, list[str]]:
-    """`images` as one multi-page TIFF through the local page pool: (wall seconds, text of each page)."""
+def pooled(images: list, lang: str | None, document: Path | None = None) -> tuple[float, list[str]]:
+    """`images` as one multi-page TIFF (or `document`, a PDF of those pages, read with `ocr="auto"`: its
+    trusted text layer instead of OCR) through the local page pool: (wall seconds, text of each page)."""
     texts: dict[int, str] = {}
 
     async def on_page(number: int, page) -> None:
         texts[number] = page.text
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pages.tiff"
-        images[0].save(path, save_all=True, append_images=images[1:], compression="tiff_lzw")
+        path = document or Path(tmp) / "pages.tiff"
+        if document is None:
+            images[0].save(path, save_all=True, append_images=images[1:], compression="tiff_lzw")
         info = inspect_document(path)
         run = functools.partial(
             run_local_pages,
@@ -97,11 +101,28 @@ def pooled(images: list, lang: str | None) -> tuple[float, list[str]]:
             engine_name="local",
             lang=lang,
             on_page=on_page,
+            ocr="auto",
         )
         t0 = time.perf_counter()
         anyio.run(run)
         seconds = time.perf_counter() - t0
     return seconds, [texts[i + 1] for i in range(len(images))]
+
+
+def born_digital(work: Path, pages: int) -> tuple[Path, list[LabelledPage]]:
+    """bench/textlayer.py's born-digital PDF (English prose with figures, DOCX -> LibreOffice) and its pages
+    rendered as OCR sees them (150 DPI), labelled with the text each page was made from."""
+    from textlayer import make_document
+
+    from upstage_ocr.inputs.pdf_pages import iter_pdf
+
+    pdf, truth = make_document(work, pages)
+    renders = [img for _n, img in iter_pdf(pdf, list(range(1, pages + 1)), 150, pdf.name)]
+    labelled = [
+        LabelledPage(f"born-digital-{i + 1}", "born-digital", "en", text, img)
+        for i, (text, img) in enumerate(zip(truth, renders, strict=True))
+    ]
+    return pdf, labelled
 
 
 def main() -> None:
@@ -112,8 +133,21 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated categories to run (default: all)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many pages per category")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        run_all(args, Path(work))
 
+
+def run_all(args: argparse.Namespace, work: Path) -> None:
     pages: list[LabelledPage] = build(quick=args.quick)
+    document = None
+    if not args.only or "born-digital" in args.only.split(","):
+        from upstage_ocr.inputs.office import find_soffice
+
+        if find_soffice() is None:
+            print("born-digital: skipped (LibreOffice makes its PDF; soffice not found)", file=sys.stderr)
+        else:
+            document, digital = born_digital(work, 3 if args.quick else BORN_DIGITAL_PAGES)
+            pages += digital
     if args.only:
         pages = [p for p in pages if p.category in args.only.split(",")]
     if args.limit:
@@ -164,7 +198,8 @@ def main() -> None:
             hints.append((f"ours-{HINT[category]}-hint", HINT[category]))
         for system, hint in hints if group else []:
             cpu0 = cpu_seconds()
-            seconds, texts = pooled([p.image for p in group], hint)
+            pdf = document if category == "born-digital" else None
+            seconds, texts = pooled([p.image for p in group], hint, pdf)
             cpu = (cpu_seconds() - cpu0) / len(group)
             for page, text in zip(group, texts, strict=True):
                 record(category, system, seconds / len(group), page.truth, text, cpu)
@@ -200,13 +235,13 @@ def main() -> None:
         f"{os.cpu_count()} CPU cores, pages 1240x1754 (A4 @ 150 DPI); load average (1/5/15 min) "
         f"{'/'.join(f'{x:.1f}' for x in load_before)} before, {'/'.join(f'{x:.1f}' for x in load_after)} after\n"
     )
-    print(f"| {'category':9s} | {'system':23s} | pages/s | CPU s/page | CER    | CER w/o spaces | pages |")
-    print(f"|{'-' * 11}|{'-' * 25}|---------|------------|--------|----------------|-------|")
+    print(f"| {'category':12s} | {'system':23s} | pages/s | CPU s/page | CER    | CER w/o spaces | pages |")
+    print(f"|{'-' * 14}|{'-' * 25}|---------|------------|--------|----------------|-------|")
     for (category, system), (secs, errs, chars, n, bare_errs, bare_chars, cpu) in sorted(
         stats.items(), key=lambda kv: (ORDER.index(kv[0][0]), kv[0][1])
     ):
         print(
-            f"| {category:9s} | {system:23s} | {n / secs:7.2f} | {cpu / n:10.2f} | {errs / chars:6.2%} "
+            f"| {category:12s} | {system:23s} | {n / secs:7.2f} | {cpu / n:10.2f} | {errs / chars:6.2%} "
             f"| {bare_errs / max(1, bare_chars):14.2%} | {int(n):5d} |"
         )
     print()

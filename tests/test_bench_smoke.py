@@ -55,10 +55,11 @@ def test_batch_quick():
 @pytest.mark.slow
 def test_local_engine_quick():
     out = run_bench("local_engine.py", "--quick", "--only", "receipt", "--limit", "1", timeout=180)
-    assert "| receipt   | ours                    |" in out
-    assert "| receipt   | rapidocr-direct         |" in out
+    assert "| receipt      | ours                    |" in out
+    assert "| receipt      | rapidocr-direct         |" in out
     assert "receipt: ours/direct time = " in out
     assert "english" not in out.split("local engine benchmark")[1]  # --only holds
+    assert "born-digital" not in out.split("local engine benchmark")[1]
 
 
 def test_parse_quick():
