@@ -223,6 +223,23 @@ def test_json_renumbers_a_page_subset(fixtures_dir, tmp_path):
     assert data.confidence == min(p.confidence for p in result.pages[1:])
 
 
+def test_json_from_stored_page_data_is_the_same_file(fixtures_dir, tmp_path):
+    # A job's result is written from the pages' stored JSON (dicts, no models): byte for byte the file the
+    # Page objects give, source metadata included and page ids and word ids renumbered.
+    result = load(fixtures_dir, "multi_page")
+    pages = [p.model_copy(update={"id": 7}) for p in result.pages[1:]]
+    pages[0].__pydantic_extra__["source"] = "text-layer"
+    meta = {"modelVersion": "m", "numBilledPages": 2}
+    (a,) = exports.export(pages, "json", tmp_path / "a.json", result_meta=meta)
+    data = [json.loads(p.model_dump_json()) for p in pages]
+    (b,) = exports.export(data, "json", tmp_path / "b.json", result_meta=meta)
+    assert a.read_bytes() == b.read_bytes()
+    written = json.loads(b.read_text(encoding="utf-8"))
+    assert [p["id"] for p in written["pages"]] == [0, 1]
+    assert written["pages"][1]["words"][0]["id"] == len(pages[0].words)
+    assert written["metadata"]["pages"][0]["source"] == "text-layer" and "source" not in written["pages"][0]
+
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_csv_one_row_per_word(fixtures_dir, tmp_path, name):
     result = load(fixtures_dir, name)
