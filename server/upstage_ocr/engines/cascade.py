@@ -86,7 +86,6 @@ def tiny_params(models: TinyModels, threads: int | None) -> dict[str, Any]:
         "Rec.rec_batch_num": 1,
         "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
         "Det.limit_side_len": 32,  # never enlarged by RapidOCR: rapid_steps scales the page itself
-        "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,  # RapidOCR's default is off: 7-9% more CPU a page
     }
     if threads:
         params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
