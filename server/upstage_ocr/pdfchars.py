@@ -134,11 +134,9 @@ def _unchecked(name: str) -> Any:
     import pypdfium2.raw as raw
 
     try:
-        from pypdfium2_raw.bindings import (
-            _libs,
-        )  # the CDLL pypdfium2 loaded: `[name]` is a fresh, untyped pointer
+        from pypdfium2_raw.bindings import _libs
 
-        return _libs["pdfium"][name]
+        return _libs["pdfium"][name]  # of the CDLL pypdfium2 loaded, a fresh function pointer: no argtypes
     except (ImportError, KeyError, AttributeError, TypeError):  # pragma: no cover - another pypdfium2 layout
         return getattr(raw, name)
 

@@ -160,24 +160,7 @@ def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
     broken |= b[:, 0] - a[:, 2] > height
     spaced = before[idx[1:]] - before[idx[:-1] + 1] > 0
     starts = np.flatnonzero(np.concatenate([[True], broken | spaced]))
-    boxes = np.stack(
-        [
-            np.minimum.reduceat(ink[:, 0], starts),
-            np.minimum.reduceat(ink[:, 1], starts),
-            np.maximum.reduceat(ink[:, 2], starts),
-            np.maximum.reduceat(ink[:, 3], starts),
-        ],
-        axis=1,
-    ).tolist()
-    fonts = np.stack(
-        [
-            np.minimum.reduceat(font[:, 0], starts),
-            np.minimum.reduceat(font[:, 1], starts),
-            np.maximum.reduceat(font[:, 2], starts),
-            np.maximum.reduceat(font[:, 3], starts),
-        ],
-        axis=1,
-    ).tolist()
+    boxes, fonts = _run_unions(ink, starts), _run_unions(font, starts)
     # Each run's characters: from after the whitespace before its first glyph (or from that glyph, after a
     # break) to before the whitespace after its last glyph (or before the next run's first glyph).
     dropped = space.copy()
@@ -202,6 +185,13 @@ def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
             word = "".join(text[lo:hi])
         words.append((word, tuple(boxes[k]), tuple(fonts[k])))  # type: ignore[arg-type]
     return words
+
+
+def _run_unions(boxes: np.ndarray, starts: np.ndarray) -> list[list[float]]:
+    """The union of each run of consecutive `boxes` (n x 4, left, top, right, bottom); runs begin at `starts`."""
+    lows = np.minimum.reduceat(boxes[:, :2], starts, axis=0)
+    highs = np.maximum.reduceat(boxes[:, 2:], starts, axis=0)
+    return np.concatenate([lows, highs], axis=1).tolist()
 
 
 def _union(boxes: Sequence[Box]) -> Box:
