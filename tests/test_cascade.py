@@ -222,3 +222,17 @@ def test_the_cascade_engine_reads_a_page_and_says_so(monkeypatch):
     assert "Total amount: 129.90 EUR" in text
     assert "Seestrasse" in text
     assert calls  # the cascade ran
+
+
+@pytest.mark.slow
+def test_only_the_recognisers_keep_a_memory_arena():
+    # The arena makes the recognisers (many small runs a page) faster; on the detectors it would hold full-page
+    # feature maps per instance, ~550 MiB more on 2 cores (bench/scale.py), so they load without one.
+    from upstage_ocr.engines.rapid import RapidEngine
+
+    instance = RapidEngine(max_instances=1, intra_threads=1)._new_instance()
+    for ocr in (instance.small, instance.tiny):
+        rec_options = ocr.text_rec.session.session.get_session_options()
+        det_options = ocr._load_det_model().session.session.get_session_options()
+        assert rec_options.enable_cpu_mem_arena is True
+        assert det_options.enable_cpu_mem_arena is False
