@@ -241,6 +241,37 @@ def test_blocks_find_columns_under_a_title_and_leave_tables_as_rows():
     assert [sorted(b) for b in blocks(receipt)] == [list(range(12))]
 
 
+def test_a_long_last_line_reaching_into_the_gutter_stays_in_its_column():
+    # the gutter is the middle of the blank the rows share, not the first x inside it: the left column's long
+    # last line (to x=560, no right-hand neighbour) does not cross it and cut the columns into regions
+    left = [_box(100, 100 + 45 * i, w) for i, w in enumerate((420, 380, 430, 400))] + [_box(100, 280, 460)]
+    right = [_box(600, 100 + 45 * i, 400) for i in range(4)]
+    assert blocks(left + right) == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+
+
+@pytest.mark.parametrize("degrees", [-2.5, 0.0, 2.5])
+def test_the_columns_of_a_skewed_page_are_read_one_after_the_other(degrees):
+    # 30 rows a column, a gutter of 40 px: over the column's height a 2.5 degree skew moves the rows' gaps by
+    # more than the gutter is wide, so no one vertical x lies in all of them until the page is turned back
+    import math
+
+    from upstage_ocr.engines.geometry import TextLine, reading_rows
+
+    angle = math.radians(degrees)
+
+    def line(text: str, x0: float, y0: float, width: float) -> TextLine:
+        quad = [
+            (x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle))
+            for x, y in quad_from_box(x0, y0, x0 + width, y0 + 28)
+        ]
+        return TextLine(points=quad, words=[TextWord(text, 0.99, quad)])
+
+    lines = [line(f"L{i}", 100, 200 + 40 * i, 460 + 10 * (i % 3)) for i in range(30)]
+    lines += [line(f"R{i}", 620, 200 + 40 * i, 470) for i in range(30)]
+    order = [ln.text for row in reading_rows(lines) for ln in row]
+    assert order == [f"L{i}" for i in range(30)] + [f"R{i}" for i in range(30)]
+
+
 def test_field_breaks():
     row = [_box(100, 0, 250), _box(700, 0, 200)]
     assert field_breaks(row, ["Name: Anna Meier", "Date: 14.03.2025"]) == [1]

@@ -72,7 +72,12 @@ def _gutter(idx: list[int], boxes: Sequence[Box], unit: float) -> float | None:
         count = sum(a < x < b for a, b in gaps)
         if count > best_count:
             best, best_count = x, count
-    return best
+    if best is None:
+        return None
+    # the middle of the blank those gaps share: a line reaching a little further into the gutter than the
+    # others (a long last line of the left column) does not cross it
+    shared = [(a, b) for a, b in gaps if a < best < b]
+    return (max(a for a, _ in shared) + min(b for _, b in shared)) / 2
 
 
 def blocks(boxes: Sequence[Box]) -> list[list[int]]:

@@ -6,6 +6,8 @@ image it looked at; these helpers turn them into `RawWord`s in reading order, in
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -107,6 +109,38 @@ def rotate_image(image: Image.Image, angle: int) -> Image.Image:
     return image.transpose(_TRANSPOSE[angle]) if angle in _TRANSPOSE else image
 
 
+MAX_SKEW = 10.0  # degrees: lines slanting more than this are not a skewed scan's rows (a turned page is)
+
+
+def skew(lines: Sequence[TextLine]) -> float:
+    """The page's skew in radians (y down): the median slant of the top edges of its long lines (at least
+    three times as wide as high), 0 when there are fewer than three such lines."""
+    slants = []
+    for ln in lines:
+        if len(ln.points) != 4 or ln.width < 3 * ln.height:
+            continue
+        (x0, y0), (x1, y1) = ln.points[0], ln.points[1]
+        angle = math.atan2(y1 - y0, x1 - x0)
+        if x1 > x0 and abs(angle) <= math.radians(MAX_SKEW):
+            slants.append(angle)
+    return statistics.median(slants) if len(slants) >= 3 else 0.0
+
+
+def upright_boxes(lines: Sequence[TextLine]) -> list[tuple[float, float, float, float]]:
+    """Each line's box (x0, y0, x1, y1) in the frame of the page turned back by its skew: on a scan skewed by a
+    degree or two, a column's lines then start at one x and the gutter between columns stays clear."""
+    angle = skew(lines)
+    if abs(angle) < math.radians(0.1):
+        return [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in lines]
+    cos, sin = math.cos(angle), math.sin(angle)
+    out = []
+    for ln in lines:
+        xs = [x * cos + y * sin for x, y in ln.points]
+        ys = [y * cos - x * sin for x, y in ln.points]
+        out.append((min(xs), min(ys), max(xs), max(ys)))
+    return out
+
+
 def reading_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
     """Lines grouped into the page's text lines, in reading order: column by column where the page has
     columns (`columns.blocks`), rows top to bottom within each, and a row cut where separate fields sit far
@@ -114,9 +148,8 @@ def reading_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
     from .columns import blocks, field_breaks
 
     kept = [ln for ln in lines if ln.words]
-    boxes = [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in kept]
     out: list[list[TextLine]] = []
-    for block in blocks(boxes):
+    for block in blocks(upright_boxes(kept)):
         for row in group_rows([kept[i] for i in block]):
             row_boxes = [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in row]
             cuts = [0, *field_breaks(row_boxes, [ln.text for ln in row]), len(row)]
