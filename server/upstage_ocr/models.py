@@ -178,11 +178,15 @@ def page_source(page: Page) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def page_meta(page: Page, number: int) -> dict[str, Any]:
-    """`metadata.pages[i]` of a page: height, page (1-based), width, and `source` when it is known."""
-    meta: dict[str, Any] = {"height": page.height, "page": number, "width": page.width}
-    source = page_source(page)
-    if source is not None:
+def page_meta(page: Page | dict[str, Any], number: int) -> dict[str, Any]:
+    """`metadata.pages[i]` of a page (a `Page`, or its JSON data as the job store keeps it): height, page
+    (1-based), width, and `source` when it is known."""
+    if isinstance(page, dict):
+        height, width, source = page["height"], page["width"], page.get("source")
+    else:
+        height, width, source = page.height, page.width, page_source(page)
+    meta: dict[str, Any] = {"height": height, "page": number, "width": width}
+    if isinstance(source, str):
         meta["source"] = source
     return meta
 

@@ -23,10 +23,9 @@ from typing import Any
 import numpy as np
 
 SQUEEZE = 0.8  # line width factor before recognition
-RECHECK_BELOW = (
-    0.96  # tiny readings less sure than this are read again by the small recogniser (0.97: English
-)
-# prose 20% more CPU a page for 0.11% CER instead of 0.15%; receipts 0.17% instead of 0.35%; other scripts equal)
+# Tiny readings less sure than this are read again by the small recogniser. 0.97 cost English prose 20% more
+# CPU a page for 0.11% CER instead of 0.15% (receipts 0.17% instead of 0.35%; other scripts equal).
+RECHECK_BELOW = 0.96
 RECHECK_SQUEEZE = 0.8  # line width factor for the small recogniser's second reading
 # Lines read with at least this confidence (but under RECHECK_BELOW) are read again by the tiny recogniser at
 # CONFIRM_SQUEEZE first; the same text twice is kept without asking the small one.

@@ -62,6 +62,11 @@ class TextLine:
         return max(1.0, max(p[0] for p in self.points) - self.left)
 
     @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom)."""
+        return (self.left, self.top, self.left + self.width, self.bottom)
+
+    @property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
 
@@ -131,7 +136,7 @@ def upright_boxes(lines: Sequence[TextLine]) -> list[tuple[float, float, float, 
     degree or two, a column's lines then start at one x and the gutter between columns stays clear."""
     angle = skew(lines)
     if abs(angle) < math.radians(0.1):
-        return [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in lines]
+        return [ln.box for ln in lines]
     cos, sin = math.cos(angle), math.sin(angle)
     out = []
     for ln in lines:
@@ -151,7 +156,7 @@ def reading_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
     out: list[list[TextLine]] = []
     for block in blocks(upright_boxes(kept)):
         for row in group_rows([kept[i] for i in block]):
-            row_boxes = [(ln.left, ln.top, ln.left + ln.width, ln.bottom) for ln in row]
+            row_boxes = [ln.box for ln in row]
             cuts = [0, *field_breaks(row_boxes, [ln.text for ln in row]), len(row)]
             out += [row[a:b] for a, b in pairwise(cuts)]
     return out

@@ -184,7 +184,8 @@ def write_json(
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for index, page in enumerate(pages):
             data = page if isinstance(page, dict) else page.model_dump(mode="json", by_alias=True)
-            source = data.pop("source", None)
+            page_meta.append(models.page_meta(data, index + 1))
+            data.pop("source", None)  # said in the metadata, not in the page
             data["id"] = index
             words = data.get("words") or []
             for i, word in enumerate(words):
@@ -195,8 +196,6 @@ def write_json(
             spool.write(json.dumps(data, ensure_ascii=False))
             if words:
                 confidences.append(data["confidence"])
-            number = {"height": data["height"], "page": index + 1, "width": data["width"]}
-            page_meta.append(number if not isinstance(source, str) else {**number, "source": source})
             texts.append(data["text"])
             count = index + 1
         envelope: dict[str, Any] = {
