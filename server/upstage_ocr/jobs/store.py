@@ -105,6 +105,22 @@ def store_problem(exc: sqlite3.Error, path: Path) -> StoreError | None:
     )
 
 
+def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch the database to WAL. While another process is creating the same database, SQLite answers this
+    pragma with `database is locked` at once, without waiting on its busy timeout (two CLIs started together
+    on a fresh home failed that way), so it is retried until `deadline`."""
+    delay = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(2 * delay, 0.25)
+
+
 class JobStore(PageRows, Leases):
     """SQLite job store. Thread-safe: one connection per thread, short transactions, WAL for readers."""
 
@@ -136,7 +152,7 @@ class JobStore(PageRows, Leases):
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn, deadline=time.monotonic() + 30.0)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
