@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 import anyio
 from _labelled import LabelledPage, build, collapse
 
+from upstage_ocr import models
 from upstage_ocr.engines.builtin import shared_local
 from upstage_ocr.inputs.documents import inspect_document
 from upstage_ocr.jobs.local_backend import recognize_page, run_local_pages
@@ -87,7 +88,7 @@ def pooled(images: list, lang: str | None, document: Path | None = None) -> tupl
     texts: dict[int, str] = {}
 
     async def on_page(number: int, page) -> None:
-        texts[number] = page.text
+        texts[number] = models.as_page(page).text
 
     with tempfile.TemporaryDirectory() as tmp:
         path = document or Path(tmp) / "pages.tiff"

@@ -141,7 +141,7 @@ def _run(info, engine_name: str, numbers: list[int]) -> list[tuple[int, str]]:
     seen: list[tuple[int, str]] = []
 
     async def on_page(number: int, page: models.Page) -> None:
-        seen.append((number, page.text))
+        seen.append((number, models.as_page(page).text))
 
     async def main() -> None:
         with anyio.fail_after(30):  # a hang fails the test instead of blocking the suite

@@ -229,7 +229,7 @@ def test_run_local_pages_in_page_order(fixtures_dir):
     seen: list[tuple[int, int]] = []
 
     async def on_page(number: int, page: models.Page) -> None:
-        seen.append((number, page.id))
+        seen.append((number, models.as_page(page).id))
 
     async def main() -> None:
         await run_local_pages(info, [3, 1], engine_name="local", lang=None, on_page=on_page, workers=2)

@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from upstage_ocr.models import RawWord, assemble, build_page, order_clockwise, parse_result
+from upstage_ocr.models import (
+    Page,
+    RawWord,
+    assemble,
+    box_page_data,
+    build_page,
+    order_clockwise,
+    page_json,
+    parse_result,
+)
 
 CAPTURES = ["check_box.json", "dpi_150.json", "multi_page.json", "reciepts.json"]
 
@@ -50,6 +59,27 @@ def test_build_page_joins_lines_like_upstage():
     assert [w.id for w in page.words] == [7, 8, 9, 10]
     assert page.confidence == round((0.99 + 0.98 + 0.97 + 0.96) / 4, 4)
     assert page.words[0].boundingBox.vertices[0].model_dump() == {"x": 65, "y": 52}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_box_page_data_is_build_page_as_plain_data(seed):
+    """The text layer's pages are built as data and stored without models: the same page, the same JSON."""
+    import random
+
+    rng = random.Random(seed)
+    words, raw = [], []
+    for i in range(rng.randint(0, 40)):
+        x0, y0 = rng.randint(0, 700), rng.randint(0, 900)
+        x1, y1 = x0 + rng.randint(1, 90), y0 + rng.randint(1, 30)  # (order_clockwise sorts flat boxes oddly)
+        text, line = rng.choice(["a", "Été", "123번지", "我们的", "(INV-42)"]), i // 4
+        words.append((text, line, x0, y0, x1, y1))
+        raw.append(
+            RawWord(text=text, confidence=1.0, points=[(x0, y0), (x1, y0), (x1, y1), (x0, y1)], line=line)
+        )
+    data = box_page_data(3, 800, 950, words, source="text-layer")
+    built = build_page(3, 800, 950, raw, first_word_id=0, source="text-layer")
+    assert Page.model_validate(data) == built
+    assert page_json(data) == page_json(built) == built.model_dump_json()
 
 
 def test_vertices_are_clockwise_from_top_left_whatever_the_input_order():

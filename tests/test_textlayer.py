@@ -212,3 +212,75 @@ def test_rules_are_straight_ink_runs_of_the_given_length_even_at_the_edges():
     expected[0, 0:4] = expected[2, 1:9] = True
     expected[1:6, 11] = True
     assert (rules == expected).all(), rules.astype(int)
+
+
+def _rect(pdf, x, y, w, h, grey, *, fill=True):
+    rect = raw.FPDFPageObj_CreateNewRect(x, y, w, h)
+    raw.FPDFPageObj_SetFillColor(rect, grey, grey, grey, 255)
+    raw.FPDFPath_SetDrawMode(rect, raw.FPDF_FILLMODE_WINDING if fill else raw.FPDF_FILLMODE_NONE, False)
+    raw.FPDFPage_InsertObject(pdf.page.raw, rect)
+    return pdf
+
+
+def test_a_page_drawn_only_as_text_is_judged_without_rendering(tmp_path, monkeypatch):
+    pdf = _rect(TextPdf().new_page(), 0, 0, 595, 842, 255)  # a white background under the text, as Word draws
+    for i, line in enumerate(PROSE):
+        pdf.text(line, 72, 760 - i * 24, 12)
+    _rect(pdf, 60, 700, 470, 0.8, 0)  # and a rule
+    path = pdf.save(tmp_path / "plain.pdf")
+
+    def no_render(*_args, **_kwargs):
+        raise AssertionError("a page drawn only as text was rendered")
+
+    monkeypatch.setattr(pdfium.PdfPage, "render", no_render)
+    result = _read(path)
+    assert result.verdict.trusted and not result.verdict.rendered, result.verdict
+    assert result.page is not None and [w.text for w in result.page.words] == " ".join(PROSE).split()
+
+
+def test_dot_leaders_of_a_table_of_contents_are_text(tmp_path):
+    pdf = TextPdf().new_page()
+    for i in range(12):
+        pdf.text(f"{i + 1} Chapter {i + 1} " + ". " * 40 + f"{3 * i + 1}", 72, 760 - i * 18, 10)
+    result = _read(pdf.save(tmp_path / "toc.pdf"))
+    assert result.verdict.trusted, result.verdict
+    assert result.page is not None and result.page.words[-1].text == "34"
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("outlines", "ink outside"),  # most of the page's text drawn as filled shapes, a line of real text
+        ("covered", "without ink"),  # a white box drawn over the text (a redaction done wrong)
+        ("light", "without ink"),  # text too light to be ink
+    ],
+)
+def test_pages_drawing_more_than_plain_text_are_rendered_and_checked(tmp_path, case, reason):
+    pdf = TextPdf().new_page()
+    pdf.text("Page 7 of 9", 270, 30, 9)
+    if case == "outlines":
+        for row in range(30):  # "glyphs": small filled shapes, line after line
+            for col in range(40):
+                _rect(pdf, 72 + col * 11, 780 - row * 22, 7, 9, 0)
+    else:
+        for i, line in enumerate(PROSE):
+            pdf.text(line, 72, 760 - i * 24, 12)
+        if case == "covered":
+            _rect(pdf, 0, 0, 595, 842, 255)
+        else:
+            raw_page = pdf.page.raw
+            for i in range(raw.FPDFPage_CountObjects(raw_page)):
+                raw.FPDFPageObj_SetFillColor(raw.FPDFPage_GetObject(raw_page, i), 215, 215, 215, 255)
+    result = _read(pdf.save(tmp_path / f"{case}.pdf"))
+    assert result.verdict.rendered and not result.verdict.trusted, result.verdict
+    assert reason in result.verdict.reason
+
+
+def test_text_off_the_page_is_not_trusted_without_a_render(tmp_path):
+    pdf = TextPdf().new_page()
+    pdf.text("Visible heading", 72, 760, 12)
+    for i in range(10):  # what a generator parked outside the page
+        pdf.text("hidden keywords for search engines " * 2, 700, 760 - i * 14, 10)
+    result = _read(pdf.save(tmp_path / "off.pdf"))
+    assert not result.verdict.trusted and not result.verdict.rendered
+    assert "without ink" in result.verdict.reason

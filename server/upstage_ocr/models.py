@@ -165,6 +165,75 @@ def build_page(
     return Page.model_validate({**data, "words": out, **extra})
 
 
+PageData = dict[
+    str, Any
+]  # a page as its JSON data (the `Page` shape, plus "source"), as the job store keeps it
+
+
+def box_page_data(
+    page_id: int,
+    width: int,
+    height: int,
+    words: Sequence[tuple[str, int, int, int, int, int]],
+    source: str | None = None,
+) -> PageData:
+    """`build_page` for words with upright integer boxes and confidence 1.0, as plain data: `words` are
+    (text, line, left, top, right, bottom), in reading order, boxes already within the page.
+
+    Made valid by construction (what the text layer's pages are), so the job path stores it without building
+    models: `Page.model_validate` of it equals `build_page` of the same words, and `page_json` writes it as
+    `Page.model_dump_json` would."""
+    out: list[dict[str, Any]] = []
+    lines: list[list[str]] = []
+    current_line: int | None = None
+    for offset, (text, line, x0, y0, x1, y1) in enumerate(words):
+        out.append(
+            {
+                "boundingBox": {
+                    "vertices": [
+                        {"x": x0, "y": y0},
+                        {"x": x1, "y": y0},
+                        {"x": x1, "y": y1},
+                        {"x": x0, "y": y1},
+                    ]
+                },
+                "confidence": 1.0,
+                "id": offset,
+                "text": text,
+            }
+        )
+        if line != current_line:
+            lines.append([])
+            current_line = line
+        lines[-1].append(text)
+    data: PageData = {
+        "confidence": 1.0 if out else 0.0,
+        "height": height,
+        "id": page_id,
+        "text": page_text(lines),
+        "width": width,
+        "words": out,
+    }
+    if source is not None:
+        data["source"] = source
+    return data
+
+
+def as_page(page: Page | PageData) -> Page:
+    """A `Page` of a page or its data."""
+    return page if isinstance(page, Page) else Page.model_validate(page)
+
+
+def page_json(page: BaseModel | PageData) -> str:
+    """A page as the job store keeps it: `model_dump_json` of a `Page` (or a parse job's page), or the same
+    text of a page's data."""
+    if isinstance(page, BaseModel):
+        return page.model_dump_json()
+    from pydantic_core import to_json
+
+    return to_json(page).decode()
+
+
 TEXT_LAYER = "text-layer"  # a page read from the PDF's own text layer (`source` in its page metadata)
 OCR = "ocr"  # a page a local engine recognised
 

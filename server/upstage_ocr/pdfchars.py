@@ -63,28 +63,112 @@ def _map_boxes(m: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.stack([px.min(1), py.min(1), px.max(1), py.max(1)], axis=1)
 
 
-def _scan_objects(pdf_page: Any) -> tuple[list[tuple[int, tuple[float, float, float, float]]], bool]:
-    """(z-order index, page-space bounds) of the page's top-level images, and whether any text object (also
-    inside form XObjects) is drawn invisibly."""
+RULE_WIDTH_PT = 2.0  # a path at most this thick ...
+RULE_LENGTH_PT = 18.0  # ... and at least this long (a quarter inch) is a rule, not text drawn as outlines
+DARK = 128  # text whose fill is at most this light (0-255 luminance) is ink on any light page
+LIGHT = 240  # a path at least this light drawn under all the text is a background
+
+
+@dataclass
+class Drawing:
+    """What a page draws, from its page objects (no render)."""
+
+    images: list[
+        tuple[int, tuple[float, float, float, float]]
+    ]  # (z-order, page-space bounds) of top-level images
+    hidden: bool  # some text is drawn invisibly (render modes 3/7) or fully transparent
+    text_only: bool  # only opaque dark unclipped text is drawn, with rules and light backgrounds beneath it
+
+
+def _luminance(get_colour: Any, obj: Any) -> tuple[float, int] | None:
+    """(0-255 luminance, alpha) of an object's fill or stroke colour; None when pdfium cannot say."""
+    r, g, b, a = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
+    if not get_colour(obj, r, g, b, a):
+        return None
+    return (0.299 * r.value + 0.587 * g.value + 0.114 * b.value, a.value)
+
+
+def _plain_text(obj: Any) -> bool:
+    """Text drawn as ordinary ink: filled (and maybe stroked), opaque, dark, and not clipped."""
+    import pypdfium2.raw as raw
+
+    if raw.FPDFTextObj_GetTextRenderMode(obj) not in (
+        raw.FPDF_TEXTRENDERMODE_FILL,
+        raw.FPDF_TEXTRENDERMODE_FILL_STROKE,
+    ):
+        return False
+    fill = _luminance(raw.FPDFPageObj_GetFillColor, obj)
+    if fill is None or fill[0] > DARK or fill[1] < 255:
+        return False
+    clip = raw.FPDFPageObj_GetClipPath(obj)
+    return not clip or raw.FPDFClipPath_CountPaths(clip) <= 0
+
+
+def _path_kind(obj: Any) -> str:
+    """ "rule" (thin and long), "blank" (neither filled nor stroked), "light" (filled and stroked only in light
+    colours) or "other"."""
+    import pypdfium2.raw as raw
+
+    bounds = [ctypes.c_float() for _ in range(4)]
+    if raw.FPDFPageObj_GetBounds(obj, *bounds):
+        x0, y0, x1, y1 = (v.value for v in bounds)
+        if min(x1 - x0, y1 - y0) <= RULE_WIDTH_PT and max(x1 - x0, y1 - y0) >= RULE_LENGTH_PT:
+            return "rule"
+    fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
+    if not raw.FPDFPath_GetDrawMode(obj, fill_mode, stroke):
+        return "other"
+    if fill_mode.value == raw.FPDF_FILLMODE_NONE and not stroke.value:
+        return "blank"
+    for drawn, get in (
+        (fill_mode.value != raw.FPDF_FILLMODE_NONE, raw.FPDFPageObj_GetFillColor),
+        (bool(stroke.value), raw.FPDFPageObj_GetStrokeColor),
+    ):
+        colour = _luminance(get, obj) if drawn else None
+        if drawn and (colour is None or colour[0] < LIGHT):
+            return "other"
+    return "light"
+
+
+def _scan_objects(pdf_page: Any) -> Drawing:
+    """The page's `Drawing`: its top-level images, whether any text object (also inside form XObjects) is
+    drawn invisibly, and whether it draws nothing but plain text over light backgrounds and rules."""
     import pypdfium2.raw as raw
 
     images = []
     hidden = False
+    plain = True  # every text object is plain, and nothing else is drawn but rules and blank paths
+    first_text = last_light = -1  # z-order of the first text object, of the last light path
     bounds = [ctypes.c_float() for _ in range(4)]
-    stack = [(raw.FPDFPage_GetObject(pdf_page, i), i) for i in range(raw.FPDFPage_CountObjects(pdf_page))]
+    stack = [
+        (raw.FPDFPage_GetObject(pdf_page, i), i, True) for i in range(raw.FPDFPage_CountObjects(pdf_page))
+    ]
+    stack.reverse()  # z-order
     while stack:
-        obj, z = stack.pop()
+        obj, z, top = stack.pop()
         kind = raw.FPDFPageObj_GetType(obj)
-        if kind == raw.FPDF_PAGEOBJ_IMAGE and z >= 0 and raw.FPDFPageObj_GetBounds(obj, *bounds):
-            x0, y0, x1, y1 = (v.value for v in bounds)
-            images.append((z, (x0, y0, x1, y1)))
-        elif kind == raw.FPDF_PAGEOBJ_TEXT:
+        if kind == raw.FPDF_PAGEOBJ_TEXT:
             hidden = hidden or _object_hidden(obj)
+            plain = plain and _plain_text(obj)
+            first_text = z if first_text < 0 else first_text
         elif kind == raw.FPDF_PAGEOBJ_FORM:
-            stack.extend(
-                (raw.FPDFFormObj_GetObject(obj, j), -1) for j in range(raw.FPDFFormObj_CountObjects(obj))
-            )
-    return images, hidden
+            children = [
+                (raw.FPDFFormObj_GetObject(obj, j), z, False)
+                for j in range(raw.FPDFFormObj_CountObjects(obj))
+            ]
+            stack.extend(reversed(children))
+        elif kind == raw.FPDF_PAGEOBJ_PATH and plain:
+            path = _path_kind(obj)
+            if path == "light":
+                last_light = z
+            elif path == "other":
+                plain = False
+        else:
+            plain = False
+            if kind == raw.FPDF_PAGEOBJ_IMAGE and top and raw.FPDFPageObj_GetBounds(obj, *bounds):
+                x0, y0, x1, y1 = (v.value for v in bounds)
+                images.append((z, (x0, y0, x1, y1)))
+    text_only = plain and not hidden and first_text >= 0 and last_light < first_text
+    return Drawing(images, hidden, text_only)
 
 
 def _object_index(pdf_page: Any) -> dict[int, int]:
@@ -157,6 +241,7 @@ class Layer:
     loose: np.ndarray
     hidden: np.ndarray
     junk: np.ndarray
+    text_only: bool = False  # the page draws nothing but this text (plain), rules and light backgrounds
 
     @classmethod
     def of_chars(cls, chars: Sequence[Char]) -> Layer:
@@ -191,7 +276,8 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
 
     count = raw.FPDFText_CountChars(text_page)
     text = _page_text(text_page, count) if count > 0 else []
-    images, any_hidden = _scan_objects(pdf_page) if count > 0 else ([], False)
+    drawing = _scan_objects(pdf_page) if count > 0 else Drawing([], False, False)
+    images, any_hidden = drawing.images, drawing.hidden
     index = _object_index(pdf_page) if images else {}
     hidden_objects: dict[int, bool] = {}
     left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
@@ -242,6 +328,7 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
         loose=_map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)),
         hidden=np.array(hidden, dtype=bool) if check_hidden else np.zeros(n, dtype=bool),
         junk=np.array(junk, dtype=bool),
+        text_only=drawing.text_only,
     )
 
 

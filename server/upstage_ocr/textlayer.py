@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from . import models
-from .engines.geometry import TextLine, TextWord, quad_from_box, to_raw_words
+from .engines.geometry import Quad, TextLine, TextWord, quad_from_box, reading_rows
 from .pdfchars import Box, Char, Layer, is_junk, read_chars, read_layer
 
-__all__ = ["Char", "PageResult", "Verdict", "is_junk", "judge", "raw_words", "read_chars", "read_page"]
+__all__ = ["Char", "PageResult", "Verdict", "is_junk", "judge", "page_data", "read_chars", "read_page"]
 
 # Trust thresholds (see `judge`).
 MAX_JUNK_SHARE = 0.02  # junk characters among the visible non-space ones
@@ -45,6 +45,7 @@ class Verdict:
     trusted: bool
     reason: str
     stats: dict[str, float] = field(default_factory=dict)
+    rendered: bool = True  # the page was rendered to look at its ink (not when it draws nothing but text)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -93,10 +94,9 @@ def judge(chars: Sequence[Char], grey: np.ndarray, scale: float) -> Verdict:
     return judge_layer(Layer.of_chars(chars), grey, scale)
 
 
-def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
-    """`judge` of a page's `Layer`."""
-    import cv2
-
+def _judge_characters(layer: Layer) -> Verdict:
+    """The verdict on the characters alone: text there, few junk characters, none hidden, glyph boxes. A
+    trusted verdict here only means the ink has still to be looked at."""
     n = len(layer.text) - layer.text.count(" ")  # characters that are not whitespace
     if not n:
         return Verdict(False, "no text layer")
@@ -107,9 +107,38 @@ def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
         return Verdict(False, "invisible or covered text (an earlier OCR layer?)", stats)
     if junk > MAX_JUNK_SHARE:
         return Verdict(False, "unmapped or junk characters", stats)
-    boxed = layer.box
-    if not len(boxed):
+    if not len(layer.box):
         return Verdict(False, "the text layer has no glyph boxes", stats)
+    return Verdict(True, "text layer", stats)
+
+
+def judge_drawn_text(layer: Layer, width: int, height: int) -> Verdict:
+    """`judge` of a page that draws nothing but its text layer (`Layer.text_only`: plain text, rules, light
+    backgrounds under it), without rendering it: all its ink is glyphs inside their boxes, so the coverage
+    is complete by construction, and a character is on ink when its glyph box is on the `width` x `height`
+    render and at least a pixel across."""
+    verdict = _judge_characters(layer)
+    if not verdict.trusted:
+        verdict.rendered = False
+        return verdict
+    box = layer.box
+    w = np.minimum(box[:, 2], width) - np.maximum(box[:, 0], 0)
+    h = np.minimum(box[:, 3], height) - np.maximum(box[:, 1], 0)
+    on_ink = float(((w > 0) & (h > 0) & (np.maximum(w, h) >= 1)).mean())
+    stats = {**verdict.stats, "coverage": 1.0, "on_ink": round(on_ink, 4)}
+    if on_ink < MIN_CHARS_ON_INK:
+        return Verdict(False, "text without ink under it (hidden or white text)", stats, rendered=False)
+    return Verdict(True, "text layer", stats, rendered=False)
+
+
+def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
+    """`judge` of a page's `Layer`."""
+    import cv2
+
+    verdict = _judge_characters(layer)
+    if not verdict.trusted:
+        return verdict
+    stats, boxed = verdict.stats, layer.box
     ink = (np.ascontiguousarray(grey) < INK_LEVEL).view(np.uint8)
     ink = ink & (1 - _rules(ink, max(2, round(RULE_RUN * CHECK_DPI))))
     h, w = ink.shape
@@ -243,22 +272,51 @@ def _upright(boxes: np.ndarray, rotation: int, width: int, height: int) -> np.nd
     return boxes
 
 
-def raw_words(
-    chars: Sequence[Char] | Layer, width: int, height: int, rotation: int = 0
-) -> list[models.RawWord]:
-    """The page's words in reading order (the OCR path's assembly), each with its line number.
+def _pixel_boxes(quads: np.ndarray, rotation: int, width: int, height: int) -> np.ndarray:
+    """Upright word quads (n x 4 x 2) of a page shown turned by `rotation` mapped back into its `width` x
+    `height` render (as `geometry.map_point_back` maps points), as integer boxes (left, top, right, bottom)
+    within the render: what `models.order_clockwise(clamp_points(...))` makes of each."""
+    x, y = quads[..., 0], quads[..., 1]
+    if rotation == 90:
+        x, y = width - y, x
+    elif rotation == 180:
+        x, y = width - x, height - y
+    elif rotation == 270:
+        x, y = y, height - x
+    boxes = np.stack([x.min(axis=1), y.min(axis=1), x.max(axis=1), y.max(axis=1)], axis=1)
+    return np.rint(np.clip(boxes, 0, [width, height, width, height])).astype(np.int64)
+
+
+def page_data(
+    chars: Sequence[Char] | Layer, width: int, height: int, rotation: int = 0, page_id: int = 0
+) -> models.PageData:
+    """The page's JSON data from its text layer (`models.box_page_data`): words in reading order (the OCR
+    path's assembly, `geometry.reading_rows`), confidence 1.0, source `text-layer`.
 
     `width` x `height` is the render; `rotation` the page's /Rotate. Words and lines are found in the frame of
     the upright text and mapped back into the render, as the OCR path does with pages it turned.
     """
     layer = chars if isinstance(chars, Layer) else Layer.of_chars(chars)
+    rotation %= 360
     if rotation in (90, 180, 270):
         layer = replace(
             layer,
             box=_upright(layer.box, rotation, width, height),
             loose=_upright(layer.loose, rotation, width, height),
         )
-    return to_raw_words(group_lines(layer_words(layer)), rotation % 360, (width, height))
+    texts: list[str] = []
+    line_of: list[int] = []
+    quads: list[Quad] = []
+    for index, row in enumerate(reading_rows(group_lines(layer_words(layer)))):
+        for line in row:
+            for word in line.words:
+                if word.text.strip():
+                    texts.append(word.text)
+                    line_of.append(index)
+                    quads.append(word.points)
+    boxes = _pixel_boxes(np.array(quads, dtype=float).reshape(-1, 4, 2), rotation, width, height).tolist()
+    words = [(t, n, *b) for t, n, b in zip(texts, line_of, boxes, strict=True)]
+    return models.box_page_data(page_id, width, height, words, source=models.TEXT_LAYER)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -268,7 +326,12 @@ def raw_words(
 @dataclass
 class PageResult:
     verdict: Verdict
-    page: models.Page | None  # the page built from the text layer when the verdict trusts it
+    data: models.PageData | None  # the page's JSON data from the text layer when the verdict trusts it
+
+    @property
+    def page(self) -> models.Page | None:
+        """The page as a model (the job path stores `data` as it is)."""
+        return None if self.data is None else models.Page.model_validate(self.data)
 
 
 def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
@@ -284,7 +347,13 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
     finally:
         text_page.close()
     if len(layer.text) == layer.text.count(" "):
-        return PageResult(Verdict(False, "no text layer"), None)
+        return PageResult(Verdict(False, "no text layer", rendered=False), None)
+    if layer.text_only:
+        verdict = judge_drawn_text(layer, width, height)
+        data = (
+            page_data(layer, width, height, pdf_page.get_rotation(), page_index) if verdict.trusted else None
+        )
+        return PageResult(verdict, data)
     check_scale = min(1.0, (CHECK_DPI / 72.0) / scale)
     bitmap = pdf_page.render(scale=scale * check_scale, grayscale=True)
     try:
@@ -296,6 +365,4 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
     verdict = judge_layer(layer, grey, check_scale)
     if not verdict.trusted:
         return PageResult(verdict, None)
-    words = raw_words(layer, width, height, pdf_page.get_rotation())
-    page = models.build_page(page_index, width, height, words, first_word_id=0, source=models.TEXT_LAYER)
-    return PageResult(verdict, page)
+    return PageResult(verdict, page_data(layer, width, height, pdf_page.get_rotation(), page_index))

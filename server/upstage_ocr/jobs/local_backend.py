@@ -74,17 +74,18 @@ def model_version_for(engine_name: str, lang: str | None) -> str:
     return get_engine(engine_name).model_version_for(lang)
 
 
-def text_layer_page(pdf_page: Any, index: int, scale: float) -> models.Page | None:
-    """The page from its PDF text layer when that can be trusted, else None (the page is OCR'd)."""
+def text_layer_page(pdf_page: Any, index: int, scale: float) -> models.PageData | None:
+    """The page's data from its PDF text layer when that can be trusted, else None (the page is OCR'd)."""
     result = textlayer.read_page(pdf_page, index, scale)
     log.debug("page %d: %s %s", index + 1, result.verdict.reason, result.verdict.stats)
-    return result.page
+    return result.data
 
 
 def iter_page_work(
     info: DocumentInfo, page_numbers: list[int], ocr: str, dpi: int = DEFAULT_DPI
-) -> Iterator[tuple[int, Image.Image | models.Page]]:
-    """(page number, image to recognise or page already read from the text layer), one page at a time.
+) -> Iterator[tuple[int, Image.Image | models.PageData]]:
+    """(page number, image to recognise or the data of a page already read from the text layer), one page at a
+    time.
 
     `ocr="auto"` reads PDF pages whose text layer can be trusted from it; `"force"` renders every page.
     """
@@ -111,18 +112,20 @@ def _with_renders(
     for number, item in items:
         yield (
             number,
-            LayerPage(item, render_page(info, number, dpi)) if isinstance(item, models.Page) else item,
+            LayerPage(models.as_page(item), render_page(info, number, dpi))
+            if isinstance(item, dict)
+            else item,
         )
 
 
 class _PageSource:
     """A thread-safe hand-out of (page number, image or finished page) from one page generator."""
 
-    def __init__(self, iterator: Iterator[tuple[int, Image.Image | models.Page]]) -> None:
+    def __init__(self, iterator: Iterator[tuple[int, Image.Image | models.PageData]]) -> None:
         self._it = iterator
         self._lock = anyio.Lock()
 
-    async def next(self) -> tuple[int, Image.Image | models.Page] | None:
+    async def next(self) -> tuple[int, Image.Image | models.PageData] | None:
         # Rendering happens in a worker thread; the lock keeps the generator single-threaded.
         async with self._lock:
             return await anyio.to_thread.run_sync(_next_or_none, self._it)
@@ -193,7 +196,8 @@ async def run_local_pages(
 ) -> None:
     """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
 
-    Each delivered page has `id` = its 0-based position in the document (page_number - 1). The engine is
+    Each delivered page has `id` = its 0-based position in the document (page_number - 1); a page read from
+    the text layer is delivered as its data (`models.PageData`; `models.as_page` makes it a `Page`). The engine is
     created (models loaded) in a worker thread when a page first needs it. Errors from any page cancel the
     rest and propagate. `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR
     `models.Page` by default, a page of layout elements for parse jobs (`parse_local_backend.py`). With
@@ -217,7 +221,7 @@ async def run_local_pages(
                 pages.window.release()
                 return
             number, work = item
-            if isinstance(work, models.Page):
+            if isinstance(work, dict):  # read from the text layer: stored as it is
                 await pages.put(number, work)
                 continue
             try:
@@ -283,7 +287,7 @@ class LocalBackend:
         base_version = self._model_version(job)
         self.store.update(job.id, model_version=base_version, pages_total=total)
 
-        async def on_page(number: int, page: BaseModel) -> None:
+        async def on_page(number: int, page: BaseModel | models.PageData) -> None:
             count = self.store.add_pages(job.id, [(position[number], number, page)])
             if progress:
                 await progress(count, total, f"page {number} ({count}/{total})")

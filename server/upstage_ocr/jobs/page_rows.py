@@ -16,7 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..models import Page
+from ..models import Page, PageData, page_json
+
+StoredPage = BaseModel | PageData
 
 _PAGE_HEAD = "json_extract(data, '$.confidence', '$.height', '$.id', '$.text', '$.width')"
 
@@ -30,12 +32,12 @@ def _page_head(head: str) -> Page:
 
 
 def _commit_pages(
-    db: sqlite3.Connection, job_id: str, pages: Sequence[tuple[int, int, BaseModel]], billed: int, now: float
+    db: sqlite3.Connection, job_id: str, pages: Sequence[tuple[int, int, StoredPage]], billed: int, now: float
 ) -> int:
     """Insert `pages` and bring the job's page count and billing up to date (inside the caller's transaction)."""
     db.executemany(
         "INSERT OR REPLACE INTO pages (job_id, idx, page_number, data) VALUES (?, ?, ?, ?)",
-        [(job_id, idx, number, page.model_dump_json()) for idx, number, page in pages],
+        [(job_id, idx, number, page_json(page)) for idx, number, page in pages],
     )
     done = int(db.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?", (job_id,)).fetchone()[0])
     db.execute(
@@ -55,10 +57,11 @@ class PageRows:
         raise NotImplementedError
 
     # -- pages -----------------------------------------------------------------------------------------
-    def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, BaseModel]], *, billed: int = 0) -> int:
+    def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, StoredPage]], *, billed: int = 0) -> int:
         """Commit finished pages (position in the result, 1-based document page, page) in one transaction.
 
-        A page is an OCR `Page`, or a parse job's page of elements (`jobs/parse_store.py`).
+        A page is an OCR `Page` or its data (`models.PageData`, a page read from a PDF's text layer), or a
+        parse job's page of elements (`jobs/parse_store.py`).
         """
         with self._tx() as db:
             return _commit_pages(db, job_id, pages, billed, time.time())

@@ -175,12 +175,14 @@ async def write_result(store: JobStore, job: Job) -> Path:
         text = json.dumps(envelope, ensure_ascii=False)
     else:
         # Streamed page by page from the store: a 1,000-page result is never whole in memory.
+        from pydantic_core import from_json
+
         from ..output.writers import write_json
 
         meta = {"modelVersion": job.model_version or "", "numBilledPages": job.billed_pages}
 
         def stream() -> Path:
-            pages = (json.loads(data) for _idx, _n, data in store.iter_page_data(job.id))
+            pages = (from_json(data) for _idx, _n, data in store.iter_page_data(job.id))
             return write_json(pages, target, result_meta=meta)
 
         return await anyio.to_thread.run_sync(stream)

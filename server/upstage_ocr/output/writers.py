@@ -46,6 +46,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_json
+
 from .. import models
 from ..errors import ConfigError, InputError
 from ..fsutil import atomic_open
@@ -193,7 +195,7 @@ def write_json(
             next_word += len(words)
             if index:
                 spool.write(",")
-            spool.write(json.dumps(data, ensure_ascii=False))
+            spool.write(to_json(data).decode())
             if words:
                 confidences.append(data["confidence"])
             texts.append(data["text"])
