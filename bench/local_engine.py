@@ -87,8 +87,8 @@ def pooled(images: list, lang: str | None, document: Path | None = None) -> tupl
     trusted text layer instead of OCR) through the local page pool: (wall seconds, text of each page)."""
     texts: dict[int, str] = {}
 
-    async def on_page(number: int, page) -> None:
-        texts[number] = models.as_page(page).text
+    async def on_pages(pages) -> None:
+        texts.update((number, models.as_page(page).text) for number, page in pages)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = document or Path(tmp) / "pages.tiff"
@@ -101,7 +101,7 @@ def pooled(images: list, lang: str | None, document: Path | None = None) -> tupl
             list(range(1, len(images) + 1)),
             engine_name="local",
             lang=lang,
-            on_page=on_page,
+            on_pages=on_pages,
             ocr="auto",
         )
         t0 = time.perf_counter()

@@ -140,13 +140,13 @@ def _tiff(tmp_path, count: int):
 def _run(info, engine_name: str, numbers: list[int]) -> list[tuple[int, str]]:
     seen: list[tuple[int, str]] = []
 
-    async def on_page(number: int, page: models.Page) -> None:
-        seen.append((number, models.as_page(page).text))
+    async def on_pages(pages: list[tuple[int, models.Page | models.PageJSON]]) -> None:
+        seen.extend((number, models.as_page(page).text) for number, page in pages)
 
     async def main() -> None:
         with anyio.fail_after(30):  # a hang fails the test instead of blocking the suite
             await run_local_pages(
-                info, numbers, engine_name=engine_name, lang=None, on_page=on_page, workers=2
+                info, numbers, engine_name=engine_name, lang=None, on_pages=on_pages, workers=2
             )
 
     anyio.run(main)

@@ -228,11 +228,11 @@ def test_run_local_pages_in_page_order(fixtures_dir):
     info = inspect_document(fixtures_dir / "multi_page.pdf")
     seen: list[tuple[int, int]] = []
 
-    async def on_page(number: int, page: models.Page) -> None:
-        seen.append((number, models.as_page(page).id))
+    async def on_pages(pages: list[tuple[int, models.Page | models.PageJSON]]) -> None:
+        seen.extend((number, models.as_page(page).id) for number, page in pages)
 
     async def main() -> None:
-        await run_local_pages(info, [3, 1], engine_name="local", lang=None, on_page=on_page, workers=2)
+        await run_local_pages(info, [3, 1], engine_name="local", lang=None, on_pages=on_pages, workers=2)
 
     anyio.run(main)
     assert seen == [(3, 2), (1, 0)]

@@ -5,10 +5,9 @@ import json
 import pytest
 
 from upstage_ocr.models import (
-    Page,
     RawWord,
     assemble,
-    box_page_data,
+    box_page_json,
     build_page,
     order_clockwise,
     page_json,
@@ -62,7 +61,7 @@ def test_build_page_joins_lines_like_upstage():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_box_page_data_is_build_page_as_plain_data(seed):
+def test_box_page_json_is_build_page_as_json(seed):
     """The text layer's pages are built as data and stored without models: the same page, the same JSON."""
     import random
 
@@ -71,15 +70,18 @@ def test_box_page_data_is_build_page_as_plain_data(seed):
     for i in range(rng.randint(0, 40)):
         x0, y0 = rng.randint(0, 700), rng.randint(0, 900)
         x1, y1 = x0 + rng.randint(1, 90), y0 + rng.randint(1, 30)  # (order_clockwise sorts flat boxes oddly)
-        text, line = rng.choice(["a", "Été", "123번지", "我们的", "(INV-42)"]), i // 4
+        text, line = (
+            rng.choice(["a", "Été", "123번지", "我们的", "(INV-42)", 'say "hi"', "C:\\dir", "\u2028"]),
+            i // 4,
+        )
         words.append((text, line, x0, y0, x1, y1))
         raw.append(
             RawWord(text=text, confidence=1.0, points=[(x0, y0), (x1, y0), (x1, y1), (x0, y1)], line=line)
         )
-    data = box_page_data(3, 800, 950, words, source="text-layer")
+    made = box_page_json(3, 800, 950, words, source="text-layer")
     built = build_page(3, 800, 950, raw, first_word_id=0, source="text-layer")
-    assert Page.model_validate(data) == built
-    assert page_json(data) == page_json(built) == built.model_dump_json()
+    assert made.page() == built
+    assert page_json(made) == page_json(built) == built.model_dump_json()
 
 
 def test_vertices_are_clockwise_from_top_left_whatever_the_input_order():

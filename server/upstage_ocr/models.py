@@ -8,6 +8,7 @@ snake_case boxes), converted to this one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -165,73 +166,65 @@ def build_page(
     return Page.model_validate({**data, "words": out, **extra})
 
 
-PageData = dict[
-    str, Any
-]  # a page as its JSON data (the `Page` shape, plus "source"), as the job store keeps it
+@dataclass(frozen=True, slots=True)
+class PageJSON:
+    """A page as the JSON text the job store keeps (the `Page` shape, plus "source"): what the text layer
+    makes, valid by construction, so it is stored as it is and never becomes models on the way."""
+
+    text: str
+
+    def page(self) -> Page:
+        return Page.model_validate_json(self.text)
 
 
-def box_page_data(
+_WORD_JSON = (
+    '{"boundingBox":{"vertices":[{"x":%d,"y":%d},{"x":%d,"y":%d},{"x":%d,"y":%d},{"x":%d,"y":%d}]},'
+    '"confidence":1.0,"id":%d,"text":%s}'
+)
+
+
+def box_page_json(
     page_id: int,
     width: int,
     height: int,
     words: Sequence[tuple[str, int, int, int, int, int]],
     source: str | None = None,
-) -> PageData:
-    """`build_page` for words with upright integer boxes and confidence 1.0, as plain data: `words` are
-    (text, line, left, top, right, bottom), in reading order, boxes already within the page.
+) -> PageJSON:
+    """`build_page` for words with upright integer boxes and confidence 1.0, written straight as its JSON:
+    `words` are (text, line, left, top, right, bottom), in reading order, boxes already within the page.
 
-    Made valid by construction (what the text layer's pages are), so the job path stores it without building
-    models: `Page.model_validate` of it equals `build_page` of the same words, and `page_json` writes it as
-    `Page.model_dump_json` would."""
-    out: list[dict[str, Any]] = []
+    The text is what `build_page(...).model_dump_json()` gives for the same words (a page of 200 words is a
+    thousand dicts and lists as data: made, collected and serialised, they cost more than the page's text).
+    """
+    from json.encoder import encode_basestring  # the C one: escapes as pydantic's JSON does, non-ASCII kept
+
+    parts: list[str] = []
     lines: list[list[str]] = []
     current_line: int | None = None
     for offset, (text, line, x0, y0, x1, y1) in enumerate(words):
-        out.append(
-            {
-                "boundingBox": {
-                    "vertices": [
-                        {"x": x0, "y": y0},
-                        {"x": x1, "y": y0},
-                        {"x": x1, "y": y1},
-                        {"x": x0, "y": y1},
-                    ]
-                },
-                "confidence": 1.0,
-                "id": offset,
-                "text": text,
-            }
-        )
+        parts.append(_WORD_JSON % (x0, y0, x1, y0, x1, y1, x0, y1, offset, encode_basestring(text)))
         if line != current_line:
             lines.append([])
             current_line = line
         lines[-1].append(text)
-    data: PageData = {
-        "confidence": 1.0 if out else 0.0,
-        "height": height,
-        "id": page_id,
-        "text": page_text(lines),
-        "width": width,
-        "words": out,
-    }
-    if source is not None:
-        data["source"] = source
-    return data
+    confidence = "1.0" if parts else "0.0"
+    head = (
+        f'{{"confidence":{confidence},"height":{height},"id":{page_id},'
+        f'"text":{encode_basestring(page_text(lines))},"width":{width},"words":['
+    )
+    tail = "]}" if source is None else f'],"source":{encode_basestring(source)}}}'
+    return PageJSON(head + ",".join(parts) + tail)
 
 
-def as_page(page: Page | PageData) -> Page:
-    """A `Page` of a page or its data."""
-    return page if isinstance(page, Page) else Page.model_validate(page)
+def as_page(page: Page | PageJSON) -> Page:
+    """A `Page` of a page or its JSON."""
+    return page if isinstance(page, Page) else page.page()
 
 
-def page_json(page: BaseModel | PageData) -> str:
-    """A page as the job store keeps it: `model_dump_json` of a `Page` (or a parse job's page), or the same
-    text of a page's data."""
-    if isinstance(page, BaseModel):
-        return page.model_dump_json()
-    from pydantic_core import to_json
-
-    return to_json(page).decode()
+def page_json(page: BaseModel | PageJSON) -> str:
+    """A page as the job store keeps it: `model_dump_json` of a `Page` (or a parse job's page), or the text of
+    a `PageJSON`."""
+    return page.text if isinstance(page, PageJSON) else page.model_dump_json()
 
 
 TEXT_LAYER = "text-layer"  # a page read from the PDF's own text layer (`source` in its page metadata)

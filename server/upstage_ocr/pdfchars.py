@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import struct
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -211,16 +212,20 @@ def _page_text(text_page: Any, count: int) -> list[str]:
 
 @functools.cache
 def _unchecked(name: str) -> Any:
-    """pdfium's function `name` without ctypes' argument conversion: a call costs a third of the checked
-    binding's (pypdfium2's `raw`), which counts at three calls per character. Callers pass exactly the C types
-    (the handle pypdfium2 gave, an int, `ctypes.byref` of the out-parameters); the result is a C int. Falls
-    back to the checked binding where pypdfium2's loader is laid out differently."""
+    """pdfium's function `name` without ctypes' argument conversion, called holding the GIL: a call costs a
+    third of the checked binding's (pypdfium2's `raw`), which counts at three calls per character, and does
+    not hand the GIL to the event loop's thread and back on every call. Only for functions that return at
+    once. Callers pass exactly the C types (the handle pypdfium2 gave, an int, `ctypes.byref` of the
+    out-parameters); the result is a C int. Falls back to the checked binding where pypdfium2's loader is
+    laid out differently."""
     import pypdfium2.raw as raw
 
     try:
         from pypdfium2_raw.bindings import _libs
 
-        return _libs["pdfium"][name]  # of the CDLL pypdfium2 loaded, a fresh function pointer: no argtypes
+        lib = _libs["pdfium"]
+        # the library pypdfium2 loaded, as a PyDLL: fresh function pointers, no argtypes, the GIL kept
+        return ctypes.PyDLL(lib._name, handle=lib._handle)[name]
     except (ImportError, KeyError, AttributeError, TypeError):  # pragma: no cover - another pypdfium2 layout
         return getattr(raw, name)
 
@@ -280,33 +285,39 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
     images, any_hidden = drawing.images, drawing.hidden
     index = _object_index(pdf_page) if images else {}
     hidden_objects: dict[int, bool] = {}
-    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
-    rect = raw.FS_RECTF()
     # per character: three or four calls into pdfium, unchecked and looked up once (see `_unchecked`)
     get_box, get_loose, map_error = (
         _unchecked("FPDFText_GetCharBox"),
         _unchecked("FPDFText_GetLooseCharBox"),
         _unchecked("FPDFText_HasUnicodeMapError"),
     )
-    refs = (ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom), ctypes.byref(top))
+    box = (ctypes.c_double * 4)()  # left, right, bottom, top, as FPDFText_GetCharBox writes them
+    refs = tuple(ctypes.byref(box, 8 * k) for k in range(4))
+    rect = (ctypes.c_float * 4)()  # an FS_RECTF: left, top, right, bottom
     rect_ref = ctypes.byref(rect)
+    doubles, floats = (
+        struct.Struct("4d").unpack_from,
+        struct.Struct("4f").unpack_from,
+    )  # both out of the buffers
     check_hidden = any_hidden or bool(images)
     junk_of: dict[str, bool] = {}
     solid: list[int] = []
     tight: list[float] = []  # left, right, bottom, top (page space) of each solid character, flat
-    loose: list[float] = []
+    loose: list[float] = []  # left, top, right, bottom (page space, an FS_RECTF) of each, flat
     hidden: list[bool] = []
-    junk: list[bool] = []
+    junk: list[bool | int] = []
     for i, ch in enumerate(text):
         if ch.isspace():
             text[i] = " "
             continue
         if not get_box(text_page, i, *refs):
             continue
-        bounds = (left.value, right.value, bottom.value, top.value)
+        bounds = doubles(box)
         tight += bounds
         loose += (
-            (rect.left, rect.right, rect.bottom, rect.top) if get_loose(text_page, i, rect_ref) else bounds
+            floats(rect)
+            if get_loose(text_page, i, rect_ref)
+            else (bounds[0], bounds[3], bounds[1], bounds[2])
         )
         if check_hidden:
             obj = raw.FPDFText_GetTextObject(text_page, i)
@@ -317,7 +328,7 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
         bad = junk_of.get(ch)
         if bad is None:
             bad = junk_of[ch] = is_junk(ch)
-        junk.append(bad or bool(map_error(text_page, i)))
+        junk.append(bad or map_error(text_page, i))
         solid.append(i)
     m = _affine(pdf_page, width, height)
     n = len(solid)
@@ -325,7 +336,7 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
         text=text,
         index=np.array(solid, dtype=np.int64),
         box=_map_boxes(m, np.array(tight, dtype=float).reshape(-1, 4)),
-        loose=_map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)),
+        loose=_map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)[:, [0, 2, 3, 1]]),
         hidden=np.array(hidden, dtype=bool) if check_hidden else np.zeros(n, dtype=bool),
         junk=np.array(junk, dtype=bool),
         text_only=drawing.text_only,

@@ -28,7 +28,7 @@ from . import models
 from .engines.geometry import Quad, TextLine, TextWord, quad_from_box, reading_rows
 from .pdfchars import Box, Char, Layer, is_junk, read_chars, read_layer
 
-__all__ = ["Char", "PageResult", "Verdict", "is_junk", "judge", "page_data", "read_chars", "read_page"]
+__all__ = ["Char", "PageResult", "Verdict", "is_junk", "judge", "layer_page", "read_chars", "read_page"]
 
 # Trust thresholds (see `judge`).
 MAX_JUNK_SHARE = 0.02  # junk characters among the visible non-space ones
@@ -287,10 +287,10 @@ def _pixel_boxes(quads: np.ndarray, rotation: int, width: int, height: int) -> n
     return np.rint(np.clip(boxes, 0, [width, height, width, height])).astype(np.int64)
 
 
-def page_data(
+def layer_page(
     chars: Sequence[Char] | Layer, width: int, height: int, rotation: int = 0, page_id: int = 0
-) -> models.PageData:
-    """The page's JSON data from its text layer (`models.box_page_data`): words in reading order (the OCR
+) -> models.PageJSON:
+    """The page's JSON from its text layer (`models.box_page_json`): words in reading order (the OCR
     path's assembly, `geometry.reading_rows`), confidence 1.0, source `text-layer`.
 
     `width` x `height` is the render; `rotation` the page's /Rotate. Words and lines are found in the frame of
@@ -316,7 +316,7 @@ def page_data(
                     quads.append(word.points)
     boxes = _pixel_boxes(np.array(quads, dtype=float).reshape(-1, 4, 2), rotation, width, height).tolist()
     words = [(t, n, *b) for t, n, b in zip(texts, line_of, boxes, strict=True)]
-    return models.box_page_data(page_id, width, height, words, source=models.TEXT_LAYER)  # type: ignore[arg-type]
+    return models.box_page_json(page_id, width, height, words, source=models.TEXT_LAYER)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,12 +326,12 @@ def page_data(
 @dataclass
 class PageResult:
     verdict: Verdict
-    data: models.PageData | None  # the page's JSON data from the text layer when the verdict trusts it
+    data: models.PageJSON | None  # the page's JSON from the text layer when the verdict trusts it
 
     @property
     def page(self) -> models.Page | None:
         """The page as a model (the job path stores `data` as it is)."""
-        return None if self.data is None else models.Page.model_validate(self.data)
+        return None if self.data is None else self.data.page()
 
 
 def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
@@ -351,7 +351,7 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
     if layer.text_only:
         verdict = judge_drawn_text(layer, width, height)
         data = (
-            page_data(layer, width, height, pdf_page.get_rotation(), page_index) if verdict.trusted else None
+            layer_page(layer, width, height, pdf_page.get_rotation(), page_index) if verdict.trusted else None
         )
         return PageResult(verdict, data)
     check_scale = min(1.0, (CHECK_DPI / 72.0) / scale)
@@ -365,4 +365,4 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
     verdict = judge_layer(layer, grey, check_scale)
     if not verdict.trusted:
         return PageResult(verdict, None)
-    return PageResult(verdict, page_data(layer, width, height, pdf_page.get_rotation(), page_index))
+    return PageResult(verdict, layer_page(layer, width, height, pdf_page.get_rotation(), page_index))

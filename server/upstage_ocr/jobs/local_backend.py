@@ -1,9 +1,11 @@
 """The local engines backend: a job's pages rendered one at a time and recognised off the event loop.
 
 `run_local_pages` keeps at most `workers` pages in flight (each page: render + recognise in one worker thread),
-so both cores are busy while at most `workers` rasters exist. Results are delivered to `on_page` **in page
-order** (the order of `page_numbers`); a page that finishes early waits, in memory as a small `Page` model,
-until the pages before it are delivered.
+so both cores are busy while at most `workers` rasters exist. Results are delivered to `on_pages` **in page
+order** (the order of `page_numbers`), in batches of the pages ready together; a page that finishes early
+waits, in memory as a small `Page` model, until the pages before it are delivered. Pages read from a PDF's
+text layer (a few milliseconds each) are read and delivered many at a time, so that thread hops and store
+commits do not cost as much as the pages themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import ctypes
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -74,8 +77,8 @@ def model_version_for(engine_name: str, lang: str | None) -> str:
     return get_engine(engine_name).model_version_for(lang)
 
 
-def text_layer_page(pdf_page: Any, index: int, scale: float) -> models.PageData | None:
-    """The page's data from its PDF text layer when that can be trusted, else None (the page is OCR'd)."""
+def text_layer_page(pdf_page: Any, index: int, scale: float) -> models.PageJSON | None:
+    """The page's JSON from its PDF text layer when that can be trusted, else None (the page is OCR'd)."""
     result = textlayer.read_page(pdf_page, index, scale)
     log.debug("page %d: %s %s", index + 1, result.verdict.reason, result.verdict.stats)
     return result.data
@@ -83,9 +86,9 @@ def text_layer_page(pdf_page: Any, index: int, scale: float) -> models.PageData 
 
 def iter_page_work(
     info: DocumentInfo, page_numbers: list[int], ocr: str, dpi: int = DEFAULT_DPI
-) -> Iterator[tuple[int, Image.Image | models.PageData]]:
-    """(page number, image to recognise or the data of a page already read from the text layer), one page at a
-    time.
+) -> Iterator[tuple[int, Image.Image | models.PageJSON]]:
+    """(page number, image to recognise or the JSON of a page already read from the text layer), one page at
+    a time.
 
     `ocr="auto"` reads PDF pages whose text layer can be trusted from it; `"force"` renders every page.
     """
@@ -113,22 +116,28 @@ def _with_renders(
         yield (
             number,
             LayerPage(models.as_page(item), render_page(info, number, dpi))
-            if isinstance(item, dict)
+            if isinstance(item, models.PageJSON)
             else item,
         )
+
+
+TEXT_LAYER_BATCH = 16  # at most this many pages read from the text layer are handed out together ...
+TEXT_LAYER_BATCH_SECONDS = 0.1  # ... or as many as are read in this long
 
 
 class _PageSource:
     """A thread-safe hand-out of (page number, image or finished page) from one page generator."""
 
-    def __init__(self, iterator: Iterator[tuple[int, Image.Image | models.PageData]]) -> None:
+    def __init__(self, iterator: Iterator[tuple[int, Image.Image | models.PageJSON]]) -> None:
         self._it = iterator
         self._lock = anyio.Lock()
 
-    async def next(self) -> tuple[int, Image.Image | models.PageData] | None:
+    async def next(self) -> list[tuple[int, Any]]:
+        """The next page to recognise, after the pages read from the text layer before it (`_next_pages`);
+        empty at the end."""
         # Rendering happens in a worker thread; the lock keeps the generator single-threaded.
         async with self._lock:
-            return await anyio.to_thread.run_sync(_next_or_none, self._it)
+            return await anyio.to_thread.run_sync(_next_pages, self._it)
 
     def close(self) -> None:
         close = getattr(self._it, "close", None)
@@ -136,8 +145,20 @@ class _PageSource:
             close()
 
 
-def _next_or_none(it: Iterator[Any]) -> Any:
-    return next(it, None)
+def _next_pages(it: Iterator[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """Items up to and including the next one that is not a finished page's JSON, or up to TEXT_LAYER_BATCH
+    items (TEXT_LAYER_BATCH_SECONDS): a page read from the text layer takes a few milliseconds, and handing
+    them out one thread hop and one commit each cost as much again."""
+    out: list[tuple[int, Any]] = []
+    start = time.perf_counter()
+    while len(out) < TEXT_LAYER_BATCH:
+        item = next(it, None)
+        if item is None:
+            break
+        out.append(item)
+        if not isinstance(item[1], models.PageJSON) or time.perf_counter() - start > TEXT_LAYER_BATCH_SECONDS:
+            break
+    return out
 
 
 class _LazyEngine:
@@ -157,28 +178,38 @@ class _LazyEngine:
 
 
 class _InOrder:
-    """Finished pages handed on in document order. At most `window` pages are in flight or waiting for an
-    earlier page, so memory stays bounded however long the document is."""
+    """Finished pages handed on in document order, in batches of those ready together. At most `window`
+    hand-outs are in flight or waiting for an earlier page (an OCR'd page, or up to TEXT_LAYER_BATCH small
+    pages read from the text layer, with or before it), so memory stays bounded however long the document is."""
 
     def __init__(self, page_numbers: list[int], window: int) -> None:
         self._numbers = page_numbers
-        self._done: dict[int, Any] = {}
+        self._done: dict[int, tuple[Any, bool]] = {}  # page, and whether it holds a window slot
         self._ready = anyio.Condition()
         self.window = anyio.Semaphore(window)
 
-    async def put(self, number: int, page: Any) -> None:
+    async def put(self, pages: list[tuple[int, Any]], slot: bool = True) -> None:
+        """Finished pages of one hand-out; with `slot`, the last one holds the hand-out's window slot."""
         async with self._ready:
-            self._done[number] = page
+            for k, (number, page) in enumerate(pages):
+                self._done[number] = (page, slot and k == len(pages) - 1)
             self._ready.notify_all()
 
-    async def deliver(self, on_page: Callable[[int, Any], Awaitable[None]]) -> None:
-        for number in self._numbers:
+    async def deliver(self, on_pages: Callable[[list[tuple[int, Any]]], Awaitable[None]]) -> None:
+        numbers, i = self._numbers, 0
+        while i < len(numbers):
             async with self._ready:
-                while number not in self._done:
+                while numbers[i] not in self._done:
                     await self._ready.wait()
-                page = self._done.pop(number)
-            await on_page(number, page)
-            self.window.release()
+                batch, slots = [], 0
+                while i < len(numbers) and numbers[i] in self._done:
+                    page, slot = self._done.pop(numbers[i])
+                    batch.append((numbers[i], page))
+                    slots += slot
+                    i += 1
+            await on_pages(batch)
+            for _ in range(slots):
+                self.window.release()
 
 
 async def run_local_pages(
@@ -187,17 +218,18 @@ async def run_local_pages(
     *,
     engine_name: str,
     lang: str | None,
-    on_page: Callable[[int, Any], Awaitable[None]],
+    on_pages: Callable[[list[tuple[int, Any]]], Awaitable[None]],
     workers: int | None = None,
     dpi: int = DEFAULT_DPI,
     recognize: Callable[[Engine, Image.Image, int, str | None], Any] = recognize_page,
     ocr: str = "auto",
     read_layer: Callable[[LayerPage, int], Any] | None = None,
 ) -> None:
-    """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_page(number, page)` in page order.
+    """OCR `page_numbers` (1-based) of `info` with a local engine; `await on_pages([(number, page), ...])` in
+    page order, with the pages finished together (pages read from the text layer come many at a time).
 
     Each delivered page has `id` = its 0-based position in the document (page_number - 1); a page read from
-    the text layer is delivered as its data (`models.PageData`; `models.as_page` makes it a `Page`). The engine is
+    the text layer is delivered as its JSON (`models.PageJSON`; `models.as_page` makes it a `Page`). The engine is
     created (models loaded) in a worker thread when a page first needs it. Errors from any page cancel the
     rest and propagate. `recognize(engine, image, page_index, lang)` makes what is delivered: an OCR
     `models.Page` by default, a page of layout elements for parse jobs (`parse_local_backend.py`). With
@@ -216,14 +248,16 @@ async def run_local_pages(
     async def worker() -> None:
         while True:
             await pages.window.acquire()
-            item = await source.next()
-            if item is None:
+            items = await source.next()
+            if not items:
                 pages.window.release()
                 return
-            number, work = item
-            if isinstance(work, dict):  # read from the text layer: stored as it is
-                await pages.put(number, work)
+            number, work = items[-1]
+            if isinstance(work, models.PageJSON):  # all read from the text layer: stored as they are
+                await pages.put(items)
                 continue
+            if len(items) > 1:  # text-layer pages before it: small, and the page to recognise keeps the slot
+                await pages.put(items[:-1], slot=False)
             try:
                 if isinstance(work, LayerPage) and read_layer is not None:
                     page = await anyio.to_thread.run_sync(read_layer, work, number - 1)
@@ -233,11 +267,11 @@ async def run_local_pages(
                     )
             finally:
                 work.close()
-            await pages.put(number, page)
+            await pages.put([(number, page)])
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(pages.deliver, on_page)
+            tg.start_soon(pages.deliver, on_pages)
             for _ in range(n_workers):
                 tg.start_soon(worker)
     except Exception as exc:
@@ -287,10 +321,10 @@ class LocalBackend:
         base_version = self._model_version(job)
         self.store.update(job.id, model_version=base_version, pages_total=total)
 
-        async def on_page(number: int, page: BaseModel | models.PageData) -> None:
-            count = self.store.add_pages(job.id, [(position[number], number, page)])
+        async def on_pages(pages: list[tuple[int, BaseModel | models.PageJSON]]) -> None:
+            count = self.store.add_pages(job.id, [(position[number], number, page) for number, page in pages])
             if progress:
-                await progress(count, total, f"page {number} ({count}/{total})")
+                await progress(count, total, f"page {pages[-1][0]} ({count}/{total})")
 
         if progress and done:
             await progress(len(done), total, f"resuming after {len(done)} finished pages")
@@ -299,7 +333,7 @@ class LocalBackend:
             remaining,
             engine_name=job.engine,
             lang=lang,
-            on_page=on_page,
+            on_pages=on_pages,
             workers=self.workers,
             recognize=recognizer,
             ocr=ocr,

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..models import Page, PageData, page_json
+from ..models import Page, PageJSON, page_json
 
-StoredPage = BaseModel | PageData
+StoredPage = BaseModel | PageJSON
 
 _PAGE_HEAD = "json_extract(data, '$.confidence', '$.height', '$.id', '$.text', '$.width')"
 
@@ -60,7 +60,7 @@ class PageRows:
     def add_pages(self, job_id: str, pages: Sequence[tuple[int, int, StoredPage]], *, billed: int = 0) -> int:
         """Commit finished pages (position in the result, 1-based document page, page) in one transaction.
 
-        A page is an OCR `Page` or its data (`models.PageData`, a page read from a PDF's text layer), or a
+        A page is an OCR `Page` or its JSON (`models.PageJSON`, a page read from a PDF's text layer), or a
         parse job's page of elements (`jobs/parse_store.py`).
         """
         with self._tx() as db:
