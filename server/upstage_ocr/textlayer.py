@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import models
-from .engines.geometry import Quad, TextLine, TextWord, quad_from_box, reading_rows
+from .engines.geometry import TextLine, TextWord, quad_from_box, reading_rows
 from .pdfchars import Box, Char, Layer, is_junk, read_chars, read_layer
 
 __all__ = ["Char", "PageResult", "Verdict", "is_junk", "judge", "layer_page", "read_chars", "read_page"]
@@ -173,10 +173,19 @@ def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
     jumps to another line or leaves a gap wider than its line height. Junk and hidden characters are dropped;
     characters without a glyph box go with the run around them, and a run needs at least one glyph box.
     """
+    texts, boxes, fonts = _layer_runs(layer)
+    return [
+        (t, tuple(b), tuple(f))  # type: ignore[misc]
+        for t, b, f in zip(texts, boxes.tolist(), fonts.tolist(), strict=True)
+    ]
+
+
+def _layer_runs(layer: Layer) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`layer_words` as (texts, ink boxes n x 4, font boxes n x 4)."""
     keep = ~(layer.junk | layer.hidden)
     idx, ink, font = layer.index[keep], layer.box[keep], layer.loose[keep]
     if not len(idx):
-        return []
+        return [], np.zeros((0, 4)), np.zeros((0, 4))
     text = layer.text
     space = np.array(text) == " "
     spaces = np.flatnonzero(space)
@@ -190,6 +199,7 @@ def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
     spaced = before[idx[1:]] - before[idx[:-1] + 1] > 0
     starts = np.flatnonzero(np.concatenate([[True], broken | spaced]))
     boxes, fonts = _run_unions(ink, starts), _run_unions(font, starts)
+    texts: list[str] = []
     # Each run's characters: from after the whitespace before its first glyph (or from that glyph, after a
     # break) to before the whitespace after its last glyph (or before the next run's first glyph).
     dropped = space.copy()
@@ -200,7 +210,6 @@ def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
     by_space = [True, *spaced[starts[1:] - 1].tolist()]
     space_before = np.searchsorted(spaces, firsts) - 1
     space_after = np.searchsorted(spaces, lasts)
-    words: list[tuple[str, Box, Box]] = []
     for k, first in enumerate(firsts):
         after_space = int(spaces[space_before[k]]) + 1 if space_before[k] >= 0 else 0
         lo = after_space if by_space[k] else first
@@ -212,52 +221,43 @@ def layer_words(layer: Layer) -> list[tuple[str, Box, Box]]:
             word = "".join(text[i] for i in range(lo, hi) if not dropped[i])
         else:
             word = "".join(text[lo:hi])
-        words.append((word, tuple(boxes[k]), tuple(fonts[k])))  # type: ignore[arg-type]
-    return words
+        texts.append(word)
+    return texts, boxes, fonts
 
 
-def _run_unions(boxes: np.ndarray, starts: np.ndarray) -> list[list[float]]:
+def _run_unions(boxes: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """The union of each run of consecutive `boxes` (n x 4, left, top, right, bottom); runs begin at `starts`."""
     lows = np.minimum.reduceat(boxes[:, :2], starts, axis=0)
     highs = np.maximum.reduceat(boxes[:, 2:], starts, axis=0)
-    return np.concatenate([lows, highs], axis=1).tolist()
-
-
-def _union(boxes: Sequence[Box]) -> Box:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
+    return np.concatenate([lows, highs], axis=1)
 
 
 def group_lines(words: Sequence[tuple[str, Box, Box]]) -> list[TextLine]:
     """Consecutive words on one baseline, left to right, without a column-sized gap, as `TextLine`s."""
-    lines: list[TextLine] = []
-    current: list[tuple[str, Box, Box]] = []
+    if not words:
+        return []
+    starts = _line_starts(np.array([w[2] for w in words], dtype=float))
+    bounds = [*starts.tolist(), len(words)]
+    unions = _run_unions(np.array([w[1] for w in words], dtype=float), starts).tolist()
+    return [
+        TextLine(
+            points=quad_from_box(*box),
+            words=[TextWord(text, 1.0, quad_from_box(*ink)) for text, ink, _font in words[a:b]],
+        )
+        for a, b, box in zip(bounds[:-1], bounds[1:], unions, strict=True)
+    ]
 
-    def flush() -> None:
-        if current:
-            box = _union([w[1] for w in current])
-            words_out = [TextWord(text=t, confidence=1.0, points=quad_from_box(*b)) for t, b, _l in current]
-            lines.append(TextLine(points=quad_from_box(*box), words=words_out))
-        current.clear()
 
-    for word in words:
-        if current:
-            last, box = current[-1][2], word[2]
-            height = max(last[3] - last[1], box[3] - box[1], 1.0)
-            centre = (box[1] + box[3]) / 2
-            if (
-                not last[1] <= centre <= last[3]
-                or box[0] < last[2] - 0.5 * height
-                or box[0] - last[2] > 2 * height
-            ):
-                flush()
-        current.append(word)
-    flush()
-    return lines
+def _line_starts(fonts: np.ndarray) -> np.ndarray:
+    """Where lines begin among consecutive words with these font boxes (n x 4): a word whose middle is not
+    within the height of the word before it, or which starts left of that word's end (by half a line height)
+    or more than two line heights after it."""
+    a, b = fonts[:-1], fonts[1:]
+    height = np.maximum(np.maximum(a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]), 1.0)
+    centre = (b[:, 1] + b[:, 3]) / 2
+    broken = (centre < a[:, 1]) | (centre > a[:, 3])
+    broken |= (b[:, 0] < a[:, 2] - 0.5 * height) | (b[:, 0] - a[:, 2] > 2 * height)
+    return np.flatnonzero(np.concatenate([[True], broken]))
 
 
 def _upright(boxes: np.ndarray, rotation: int, width: int, height: int) -> np.ndarray:
@@ -272,26 +272,27 @@ def _upright(boxes: np.ndarray, rotation: int, width: int, height: int) -> np.nd
     return boxes
 
 
-def _pixel_boxes(quads: np.ndarray, rotation: int, width: int, height: int) -> np.ndarray:
-    """Upright word quads (n x 4 x 2) of a page shown turned by `rotation` mapped back into its `width` x
-    `height` render (as `geometry.map_point_back` maps points), as integer boxes (left, top, right, bottom)
-    within the render: what `models.order_clockwise(clamp_points(...))` makes of each."""
-    x, y = quads[..., 0], quads[..., 1]
+def _pixel_boxes(boxes: np.ndarray, rotation: int, width: int, height: int) -> np.ndarray:
+    """Upright boxes (n x 4) of a page shown turned by `rotation` mapped back into its `width` x `height`
+    render (as `geometry.map_point_back` maps their corners), as integer boxes (left, top, right, bottom)
+    within the render: what `models.order_clockwise(clamp_points(...))` makes of each box's corners."""
+    x0, y0, x1, y1 = boxes.T
     if rotation == 90:
-        x, y = width - y, x
+        x0, y0, x1, y1 = width - y1, x0, width - y0, x1
     elif rotation == 180:
-        x, y = width - x, height - y
+        x0, y0, x1, y1 = width - x1, height - y1, width - x0, height - y0
     elif rotation == 270:
-        x, y = y, height - x
-    boxes = np.stack([x.min(axis=1), y.min(axis=1), x.max(axis=1), y.max(axis=1)], axis=1)
-    return np.rint(np.clip(boxes, 0, [width, height, width, height])).astype(np.int64)
+        x0, y0, x1, y1 = y0, height - x1, y1, height - x0
+    out = np.stack([x0, y0, x1, y1], axis=1)
+    return np.rint(np.clip(out, 0, [width, height, width, height])).astype(np.int64)
 
 
 def layer_page(
     chars: Sequence[Char] | Layer, width: int, height: int, rotation: int = 0, page_id: int = 0
 ) -> models.PageJSON:
-    """The page's JSON from its text layer (`models.box_page_json`): words in reading order (the OCR
-    path's assembly, `geometry.reading_rows`), confidence 1.0, source `text-layer`.
+    """The page's JSON from its text layer (`models.box_page_json`): words (`layer_words`) grouped into lines
+    (`group_lines`) and put in reading order (the OCR path's assembly, `geometry.reading_rows`), confidence
+    1.0, source `text-layer`.
 
     `width` x `height` is the render; `rotation` the page's /Rotate. Words and lines are found in the frame of
     the upright text and mapped back into the render, as the OCR path does with pages it turned.
@@ -304,18 +305,26 @@ def layer_page(
             box=_upright(layer.box, rotation, width, height),
             loose=_upright(layer.loose, rotation, width, height),
         )
-    texts: list[str] = []
+    texts, boxes, fonts = _layer_runs(layer)
+    if not texts:
+        return models.box_page_json(page_id, width, height, [], source=models.TEXT_LAYER)
+    # Lines as reading order needs them: a box and the words' text (each word's box stays in `boxes`).
+    starts = _line_starts(fonts).tolist()
+    ends = [*starts[1:], len(texts)]
+    lines = [
+        TextLine(points=quad_from_box(*box), words=[TextWord(t, 1.0, []) for t in texts[a:b]])
+        for a, b, box in zip(starts, ends, _run_unions(boxes, np.array(starts)).tolist(), strict=True)
+    ]
+    span = {id(line): (a, b) for line, a, b in zip(lines, starts, ends, strict=True)}
+    order: list[int] = []
     line_of: list[int] = []
-    quads: list[Quad] = []
-    for index, row in enumerate(reading_rows(group_lines(layer_words(layer)))):
+    for index, row in enumerate(reading_rows(lines)):
         for line in row:
-            for word in line.words:
-                if word.text.strip():
-                    texts.append(word.text)
-                    line_of.append(index)
-                    quads.append(word.points)
-    boxes = _pixel_boxes(np.array(quads, dtype=float).reshape(-1, 4, 2), rotation, width, height).tolist()
-    words = [(t, n, *b) for t, n, b in zip(texts, line_of, boxes, strict=True)]
+            a, b = span[id(line)]
+            order += range(a, b)
+            line_of += [index] * (b - a)
+    pixel = _pixel_boxes(boxes[order], rotation, width, height).tolist()
+    words = [(texts[k], n, *box) for k, n, box in zip(order, line_of, pixel, strict=True) if texts[k].strip()]
     return models.box_page_json(page_id, width, height, words, source=models.TEXT_LAYER)  # type: ignore[arg-type]
 
 

@@ -41,30 +41,45 @@ class TextLine:
     points: Quad
     words: list[TextWord] = field(default_factory=list)
 
+    def _extent(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) of the points, kept until `points` is replaced (reading order asks for
+        them many times a line)."""
+        points = self.points
+        kept = self.__dict__.get("_kept_extent")
+        if kept is None or kept[0] is not points:
+            xs = [p[0] for p in points]
+            ys = [p[1] for p in points]
+            kept = (points, (min(xs), min(ys), max(xs), max(ys)))
+            self.__dict__["_kept_extent"] = kept
+        return kept[1]  # type: ignore[no-any-return]
+
     @property
     def top(self) -> float:
-        return min(p[1] for p in self.points)
+        return self._extent()[1]
 
     @property
     def bottom(self) -> float:
-        return max(p[1] for p in self.points)
+        return self._extent()[3]
 
     @property
     def left(self) -> float:
-        return min(p[0] for p in self.points)
+        return self._extent()[0]
 
     @property
     def height(self) -> float:
-        return max(1.0, self.bottom - self.top)
+        extent = self._extent()
+        return max(1.0, extent[3] - extent[1])
 
     @property
     def width(self) -> float:
-        return max(1.0, max(p[0] for p in self.points) - self.left)
+        extent = self._extent()
+        return max(1.0, extent[2] - extent[0])
 
     @property
     def box(self) -> tuple[float, float, float, float]:
-        """(left, top, right, bottom)."""
-        return (self.left, self.top, self.left + self.width, self.bottom)
+        """(left, top, right, bottom), at least a pixel wide."""
+        left, top, right, bottom = self._extent()
+        return (left, top, left + max(1.0, right - left), bottom)
 
     @property
     def text(self) -> str:
