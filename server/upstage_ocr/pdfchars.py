@@ -283,34 +283,26 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
     text = _page_text(text_page, count) if count > 0 else []
     drawing = _scan_objects(pdf_page) if count > 0 else Drawing([], False, False)
     images, any_hidden = drawing.images, drawing.hidden
-    index = _object_index(pdf_page) if images else {}
-    hidden_objects: dict[int, bool] = {}
-    # per character: three or four calls into pdfium, unchecked and looked up once (see `_unchecked`)
+    # per character: three calls into pdfium, unchecked and looked up once (see `_unchecked`)
     get_box, get_loose, map_error = (
         _unchecked("FPDFText_GetCharBox"),
         _unchecked("FPDFText_GetLooseCharBox"),
         _unchecked("FPDFText_HasUnicodeMapError"),
     )
     box = (ctypes.c_double * 4)()  # left, right, bottom, top, as FPDFText_GetCharBox writes them
-    refs = tuple(ctypes.byref(box, 8 * k) for k in range(4))
+    r0, r1, r2, r3 = (ctypes.byref(box, 8 * k) for k in range(4))
     rect = (ctypes.c_float * 4)()  # an FS_RECTF: left, top, right, bottom
     rect_ref = ctypes.byref(rect)
     doubles, floats = (
         struct.Struct("4d").unpack_from,
         struct.Struct("4f").unpack_from,
     )  # both out of the buffers
-    check_hidden = any_hidden or bool(images)
-    junk_of: dict[str, bool] = {}
     solid: list[int] = []
     tight: list[float] = []  # left, right, bottom, top (page space) of each solid character, flat
     loose: list[float] = []  # left, top, right, bottom (page space, an FS_RECTF) of each, flat
-    hidden: list[bool] = []
-    junk: list[bool | int] = []
+    unmapped: list[int] = []
     for i, ch in enumerate(text):
-        if ch.isspace():
-            text[i] = " "
-            continue
-        if not get_box(text_page, i, *refs):
+        if ch.isspace() or not get_box(text_page, i, r0, r1, r2, r3):
             continue
         bounds = doubles(box)
         tight += bounds
@@ -319,28 +311,49 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
             if get_loose(text_page, i, rect_ref)
             else (bounds[0], bounds[3], bounds[1], bounds[2])
         )
-        if check_hidden:
-            obj = raw.FPDFText_GetTextObject(text_page, i)
-            address = ctypes.cast(obj, ctypes.c_void_p).value or 0
-            if address not in hidden_objects:
-                hidden_objects[address] = bool(obj) and _object_hidden(obj)
-            hidden.append(hidden_objects[address] or _under_image(index.get(address), bounds, images))
-        bad = junk_of.get(ch)
-        if bad is None:
-            bad = junk_of[ch] = is_junk(ch)
-        junk.append(bad or map_error(text_page, i))
+        unmapped.append(map_error(text_page, i))
         solid.append(i)
+    text = [" " if ch.isspace() else ch for ch in text]
+    junk_of = {ch: is_junk(ch) for ch in set(text)}
+    junk = np.array([junk_of[text[i]] for i in solid], dtype=bool) | np.array(unmapped, dtype=bool)
+    if any_hidden or images:
+        hidden = _hidden_chars(pdf_page, text_page, solid, tight, images)
+    else:
+        hidden = np.zeros(len(solid), dtype=bool)
     m = _affine(pdf_page, width, height)
-    n = len(solid)
     return Layer(
         text=text,
         index=np.array(solid, dtype=np.int64),
         box=_map_boxes(m, np.array(tight, dtype=float).reshape(-1, 4)),
         loose=_map_boxes(m, np.array(loose, dtype=float).reshape(-1, 4)[:, [0, 2, 3, 1]]),
-        hidden=np.array(hidden, dtype=bool) if check_hidden else np.zeros(n, dtype=bool),
-        junk=np.array(junk, dtype=bool),
+        hidden=hidden,
+        junk=junk,
         text_only=drawing.text_only,
     )
+
+
+def _hidden_chars(
+    pdf_page: Any,
+    text_page: Any,
+    solid: list[int],
+    tight: list[float],
+    images: Sequence[tuple[int, tuple[float, float, float, float]]],
+) -> np.ndarray:
+    """Which of the `solid` characters (page-space boxes `tight`, flat left, right, bottom, top) are drawn
+    invisibly or under an image drawn after them."""
+    import pypdfium2.raw as raw
+
+    index = _object_index(pdf_page) if images else {}
+    hidden_objects: dict[int, bool] = {}
+    out = np.zeros(len(solid), dtype=bool)
+    for k, i in enumerate(solid):
+        obj = raw.FPDFText_GetTextObject(text_page, i)
+        address = ctypes.cast(obj, ctypes.c_void_p).value or 0
+        if address not in hidden_objects:
+            hidden_objects[address] = bool(obj) and _object_hidden(obj)
+        bounds = (tight[4 * k], tight[4 * k + 1], tight[4 * k + 2], tight[4 * k + 3])
+        out[k] = hidden_objects[address] or _under_image(index.get(address), bounds, images)
+    return out
 
 
 def _under_image(
