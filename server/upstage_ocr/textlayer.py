@@ -205,23 +205,18 @@ def _layer_runs(layer: Layer) -> tuple[list[str], np.ndarray, np.ndarray]:
     dropped = space.copy()
     dropped[layer.index[~keep]] = True
     gone = np.concatenate([[0], np.cumsum(dropped)])
-    firsts = idx[starts].tolist()
-    lasts = idx[np.append(starts[1:], len(idx)) - 1].tolist()
-    by_space = [True, *spaced[starts[1:] - 1].tolist()]
-    space_before = np.searchsorted(spaces, firsts) - 1
-    space_after = np.searchsorted(spaces, lasts)
-    for k, first in enumerate(firsts):
-        after_space = int(spaces[space_before[k]]) + 1 if space_before[k] >= 0 else 0
-        lo = after_space if by_space[k] else first
-        if k + 1 < len(firsts) and not by_space[k + 1]:
-            hi = firsts[k + 1]
-        else:
-            hi = int(spaces[space_after[k]]) if space_after[k] < len(spaces) else len(text)
-        if gone[hi] - gone[lo]:
-            word = "".join(text[i] for i in range(lo, hi) if not dropped[i])
-        else:
-            word = "".join(text[lo:hi])
-        texts.append(word)
+    firsts = idx[starts]
+    lasts = idx[np.append(starts[1:], len(idx)) - 1]
+    by_space = np.concatenate([[True], spaced[starts[1:] - 1]])
+    ends = np.append(spaces, len(text))  # where whitespace (or the text) ends a run
+    before_first = np.searchsorted(spaces, firsts) - 1
+    lo = np.where(by_space, np.where(before_first >= 0, ends[before_first] + 1, 0), firsts)
+    hi = np.where(
+        np.append(by_space[1:], True), ends[np.searchsorted(spaces, lasts)], np.append(firsts[1:], 0)
+    )
+    thinned = (gone[hi] - gone[lo] > 0).tolist()  # runs with dropped characters inside
+    for a, b, thin in zip(lo.tolist(), hi.tolist(), thinned, strict=True):
+        texts.append("".join(text[i] for i in range(a, b) if not dropped[i]) if thin else "".join(text[a:b]))
     return texts, boxes, fonts
 
 
