@@ -20,6 +20,7 @@ from upstage_ocr.engines.base import engine_names, get_engine
 from upstage_ocr.engines.geometry import TextLine, TextWord, group_rows, map_point_back, quad_from_box
 from upstage_ocr.errors import ConfigError
 from upstage_ocr.inputs.documents import inspect_document, render_page
+from upstage_ocr.jobs import local_backend
 from upstage_ocr.jobs.local_backend import model_version_for, recognize_page, run_local_pages
 
 pytestmark = pytest.mark.slow
@@ -236,6 +237,31 @@ def test_run_local_pages_in_page_order(fixtures_dir):
 
     anyio.run(main)
     assert seen == [(3, 2), (1, 0)]
+
+
+def test_text_layer_pages_are_handed_out_together_up_to_the_next_page_to_recognise():
+    import gc
+
+    collecting: list[bool] = []
+
+    def pages():
+        for n in range(1, 41):
+            collecting.append(gc.isenabled())
+            yield n, ("render" if n in (3, 30) else models.PageJSON("{}"))
+
+    it = pages()
+    batches = []
+    while batch := local_backend._next_pages(it):
+        batches.append([n for n, _ in batch])
+        assert gc.isenabled()  # the collector runs again between batches
+    assert batches == [[1, 2, 3], list(range(4, 20)), list(range(20, 31)), list(range(31, 41))]
+    assert not any(collecting)  # paused while the pages were read
+    gc.disable()
+    try:
+        local_backend._next_pages(iter([(1, models.PageJSON("{}"))]))
+        assert not gc.isenabled()  # a collector the application turned off stays off
+    finally:
+        gc.enable()
 
 
 def test_nothing_reaches_stdout(fixtures_dir):

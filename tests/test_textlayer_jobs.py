@@ -83,6 +83,44 @@ def test_a_mixed_pdf_uses_each_path_page_by_page(tmp_path, calls):
     assert ids == list(range(len(ids)))  # word ids run on across text-layer and OCR pages
 
 
+def test_a_long_mixed_pdf_keeps_its_page_order_through_batches_of_text_layer_pages(tmp_path, calls):
+    """Text-layer pages are read and committed many at a time; scans among them still go to OCR, and the
+    result keeps document order, sources and word ids."""
+    scans = {7, 25, 40}
+    pdf = TextPdf()
+    for n in range(1, 41):
+        _scan_page(pdf, n) if n in scans else _text_page(pdf)
+    progress: list[tuple[int, int]] = []
+
+    async def report(done: int, total: int, _message: str) -> None:
+        progress.append((done, total))
+
+    async def run() -> dict:
+        settings = Settings.load(env={"UPSTAGE_OCR_HOME": str(tmp_path / "home")})
+        async with OCRService(settings) as service:
+            src = pdf.save(tmp_path / "long.pdf")
+            sub = await service.submit(str(src), engine="local", output=str(tmp_path / "long.json"))
+            job = await service.run(sub.job.id, report)
+            assert job.status == "completed", job.error
+            return json.loads(Path(job.result_path).read_text())
+
+    import anyio
+
+    result = anyio.run(run)
+    assert recognised(calls) == sorted(scans)
+    sources = [m["source"] for m in result["metadata"]["pages"]]
+    assert sources == ["ocr" if n in scans else "text-layer" for n in range(1, 41)]
+    pages = result["pages"]
+    assert [p["id"] for p in pages] == list(range(40))
+    assert all(pages[n - 1]["text"] == expected_text(n) for n in scans)
+    assert all(pages[n - 1]["text"] == " \n".join(LINES) for n in range(1, 41) if n not in scans)
+    ids = [w["id"] for p in pages for w in p["words"]]
+    assert ids == list(range(len(ids)))
+    done = [d for d, _t in progress]
+    assert done == sorted(done) and done[-1] == 40 and {t for _d, t in progress} == {40}
+    assert len(progress) < 40  # committed in batches, not one transaction a page
+
+
 def test_ocr_force_ocrs_every_page_and_is_another_job(tmp_path, calls):
     src = _mixed(tmp_path / "mixed.pdf")
     auto = _ocr(tmp_path, src, "--ocr", "auto")
