@@ -276,6 +276,21 @@ def test_pages_drawing_more_than_plain_text_are_rendered_and_checked(tmp_path, c
     assert reason in result.verdict.reason
 
 
+@pytest.mark.parametrize(("kind", "rendered"), [(raw.FPDF_ANNOT_LINK, False), (raw.FPDF_ANNOT_STAMP, True)])
+def test_a_page_with_annotations_that_draw_is_rendered_to_be_judged(tmp_path, kind, rendered):
+    """Form field values, stamps and notes are drawn by annotations, not page objects: such a page is
+    judged on its render (a link draws nothing)."""
+    pdf = TextPdf().new_page()
+    for i, line in enumerate(PROSE):
+        pdf.text(line, 72, 760 - i * 24, 12)
+    annot = raw.FPDFPage_CreateAnnot(pdf.page.raw, kind)
+    rect = raw.FS_RECTF(72, 700, 300, 600)  # left, top, right, bottom
+    assert raw.FPDFAnnot_SetRect(annot, rect)
+    raw.FPDFPage_CloseAnnot(annot)
+    result = _read(pdf.save(tmp_path / "annotated.pdf"))
+    assert result.verdict.trusted and result.verdict.rendered is rendered, result.verdict
+
+
 def test_text_off_the_page_is_not_trusted_without_a_render(tmp_path):
     pdf = TextPdf().new_page()
     pdf.text("Visible heading", 72, 760, 12)

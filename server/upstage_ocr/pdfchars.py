@@ -78,7 +78,8 @@ class Drawing:
         tuple[int, tuple[float, float, float, float]]
     ]  # (z-order, page-space bounds) of top-level images
     hidden: bool  # some text is drawn invisibly (render modes 3/7) or fully transparent
-    text_only: bool  # only opaque dark unclipped text is drawn, with rules and light backgrounds beneath it
+    text_only: bool  # only opaque dark unclipped text is drawn, with rules and light backgrounds beneath it,
+    # and no annotation but links
 
 
 def _luminance(get_colour: Any, obj: Any) -> tuple[float, int] | None:
@@ -169,7 +170,25 @@ def _scan_objects(pdf_page: Any) -> Drawing:
                 x0, y0, x1, y1 = (v.value for v in bounds)
                 images.append((z, (x0, y0, x1, y1)))
     text_only = plain and not hidden and first_text >= 0 and last_light < first_text
-    return Drawing(images, hidden, text_only)
+    return Drawing(images, hidden, text_only and not _draws_annotations(pdf_page))
+
+
+def _draws_annotations(pdf_page: Any) -> bool:
+    """The page has annotations that may draw on it (a render shows them: form field values, stamps, notes),
+    not only links."""
+    import pypdfium2.raw as raw
+
+    for i in range(max(0, raw.FPDFPage_GetAnnotCount(pdf_page))):
+        annot = raw.FPDFPage_GetAnnot(pdf_page, i)
+        if not annot:
+            return True
+        try:
+            kind = raw.FPDFAnnot_GetSubtype(annot)
+        finally:
+            raw.FPDFPage_CloseAnnot(annot)
+        if kind not in (raw.FPDF_ANNOT_LINK, raw.FPDF_ANNOT_POPUP):
+            return True
+    return False
 
 
 def _object_index(pdf_page: Any) -> dict[int, int]:
