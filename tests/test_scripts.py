@@ -299,3 +299,53 @@ def test_latin_misread_as_a_hangul_ending_is_latin_again():
     assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("3h", 0.97)})] == ["3월"]
     word = TextWord("Logistics를", 0.9, quad_from_box(100, 10, 300, 50))
     assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("Logistics", 0.99)})] == ["Logistics를"]
+
+
+def _tess_word(pieces: list[tuple[str, float, float, float]]) -> TextWord:
+    """A Tesseract `kor` word joined from its TSV pieces (text, confidence, left, right), as line_words keeps it."""
+    parts = [TextWord(t, c, quad_from_box(a, 10, b, 40)) for t, c, a, b in pieces]
+    conf = sum(p.confidence * len(p.text) for p in parts) / sum(len(p.text) for p in parts)
+    left, right = min(a for *_, a, _b in pieces), max(b for *_, b in pieces)
+    return TextWord("".join(p.text for p in parts), conf, quad_from_box(left, 10, right, 40), parts)
+
+
+def test_a_hangul_ending_is_told_from_latin_misread_by_tesseracts_pieces():
+    """Real readings of `kor` on mixed lines (bench/local_engine.py's mixed pages), with RapidOCR's reading of
+    the word's Latin crop."""
+    # `Logistics를`: the Latin misread as digits, unsure; the particle sure: kept on RapidOCR's Latin
+    word = _tess_word([("08151165", 0.0, 350, 465), ("를", 0.93, 445, 460)])
+    assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("Logistics", 0.99)})] == ["Logistics를"]
+    # `5000mAh입니다.`: `사` is `kor` reading the Latin `h` (unsure, over the Latin's box): not Hangul
+    word = _tess_word([("500017", 0.52, 581, 724), ("사", 0.37, 673, 702), ("입니다.", 0.93, 731, 785)])
+    assert [w.text for w in hangul.merge_line([], [word], 36, {0: ("5000mAh", 0.99)})] == ["5000mAh입니다."]
+    # `Slack 채널에`: two words the plain text ran together, a space apart on the line
+    word = _tess_word(
+        [("5180(", 0.51, 149, 217), ("채", 0.65, 225, 247), ("널", 0.93, 252, 297), ("에", 0.92, 275, 293)]
+    )
+    assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("Slack", 0.99)})] == ["Slack", "채널에"]
+    # `team`: `타68017` is Latin misread, not an ending (Hangul then more Latin)
+    word = _tess_word([("540001", 0.54, 100, 200), ("타", 0.0, 210, 230), ("68017", 0.67, 230, 300)])
+    assert [w.text for w in hangul.merge_line([], [word], 30, {0: ("support team", 0.99)})] == [
+        "support",
+        "team",
+    ]
+
+
+def test_unsure_latin_before_a_sure_ending_is_read_again():
+    """`kor` is sure of `채널에` but not of `9130` (`Slack`): the word goes to RapidOCR however sure Tesseract is
+    of the whole; a sure `2026년에` does not."""
+    assert hangul._needs_rapid(
+        _tess_word([("9130", 0.66, 154, 222), ("채", 0.93, 229, 251), ("널에", 0.93, 257, 303)])
+    )
+    assert not hangul._needs_rapid(
+        _tess_word([("2026", 0.95, 100, 160), ("년", 0.95, 162, 190), ("에", 0.95, 190, 218)])
+    )
+
+
+def test_a_crop_that_cuts_latin_short_means_there_is_no_hangul_ending():
+    """`contact` read `000` `년` `아` by `kor`: the crop left of `아` reads `contac`, a shorter start of what
+    RapidOCR read on the line (`contact`): that ink is Latin."""
+    word = _tess_word([("000", 0.49, 100, 150), ("년", 0.0, 150, 170), ("아", 0.85, 172, 195)])
+    line = TextWord("contact", 0.99, quad_from_box(100, 10, 196, 40))
+    out = hangul.merge_line([line], [word], 30, {0: ("contac", 0.9)})
+    assert [w.text for w in out] == ["contact"]

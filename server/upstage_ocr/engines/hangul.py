@@ -63,8 +63,11 @@ LATIN_COVER = 0.6
 LATIN_CHAR_WIDTH = 0.37
 LATIN_COVER_ALL = 0.85
 MAX_WIDE_LATIN = 4
+# Latin and a Hangul ending this many line heights apart are two words Tesseract's plain text ran together.
+SPACED = 0.2
 
 _SYLLABLE = re.compile("[\uac00-\ud7a3]")
+_ENDING_PIECE = re.compile("^[\uac00-\ud7a3]+[.,:;!?'\")]*$")
 _LATIN_WORD = re.compile("[A-Za-z\u00c0-\u024f]{2,}")
 _LEADING_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+")
 _LATIN_THEN_HANGUL = re.compile("^([^\uac00-\ud7a3]*[A-Za-z0-9][^\uac00-\ud7a3]*)([\uac00-\ud7a3].*)$")
@@ -137,12 +140,15 @@ def _crop_and_read(
     return list(zip(crops, results, backs, strict=True))
 
 
-def _word_crop(crop: Image.Image, words: Sequence[TextWord], j: int) -> Image.Image:
+def _word_crop(crop: Image.Image, words: Sequence[TextWord], j: int, end: float | None = None) -> Image.Image:
     """Word `j` of a line crop, with a margin that stops short of its neighbours' boxes (a margin reaching
-    into `PM` read `I on Friday,` for `on Friday,`)."""
+    into `PM` read `I on Friday,` for `on Friday,`); with `end`, only its ink left of that x (the Latin before
+    a Hangul ending, which the recogniser would read as Latin debris)."""
     left, right = _span(words[j].points)
     pad = 0.25 * crop.height
     lo, hi = left - pad, right + pad
+    if end is not None and end > left:
+        hi = end
     if j > 0:
         lo = max(lo, min(left, _span(words[j - 1].points)[1] + 1))
     if j + 1 < len(words):
@@ -158,7 +164,11 @@ def _needs_rapid(word: TextWord) -> bool:
         return True
     ending = _LATIN_THEN_HANGUL.match(word.text)
     if ending:  # `14일`, `API를`: Tesseract reads these well when it is sure, but `API` alone may be `4미`
-        return word.confidence < TRUST_HANGUL or len(_SYLLABLE.findall(ending.group(2))) == 1
+        return (
+            word.confidence < TRUST_HANGUL
+            or len(_SYLLABLE.findall(ending.group(2))) == 1
+            or _unsure_latin(word)
+        )
     return not _mostly_hangul(word.text) or word.confidence < SURE_HANGUL
 
 
@@ -228,7 +238,11 @@ def merge_line(
         lead = _LEADING_LATIN.match(text.strip())
         # a sure `3월` is read again only to catch Latin misread as Hangul: RapidOCR's reading counts when it
         # is sure and as wide as the whole word (`API` for `4미`), not when it reads `3h`
-        sure_ending = _LATIN_THEN_HANGUL.match(word.text) and word.confidence >= TRUST_HANGUL
+        sure_ending = (
+            _LATIN_THEN_HANGUL.match(word.text)
+            and word.confidence >= TRUST_HANGUL
+            and not _unsure_latin(word)
+        )
         if sure_ending and not (
             lead and conf >= SURE_LATIN and _latin_wide(word, lead.group(0).strip(), height)
         ):
@@ -237,7 +251,23 @@ def merge_line(
             # RapidOCR read this word's own crop: its Latin, plus a Hangul ending Tesseract is sure of
             ending = _LATIN_THEN_HANGUL.match(word.text)
             latin_text = lead.group(0).strip()
-            if ending and _keeps_ending(word, ending, latin_text, height):
+            pieces = _hangul_ending(word) if ending else None
+            line_latin = " ".join(w.text for w in _by_source(latin))  # RapidOCR's sure Latin over the word
+            if pieces and _cut_short(latin_text, line_latin):
+                # the crop ended where Tesseract put Hangul, and lost Latin RapidOCR read there (`contac` +
+                # `아` for `contact`): that ink is Latin, and the word has no Hangul ending
+                out.extend(_rapid_words(line_latin, min(conf, 1.0), word.points))
+                continue
+            if (
+                pieces
+            ):  # Tesseract's syllables after the Latin, with their boxes: `Logistics를`, `Slack 채널에`
+                hangul = _joined(pieces)
+                gap = _span(pieces[0].points)[0] - max(_span(p.points)[1] for p in _latin_pieces(word))
+                if gap >= SPACED * height:  # two words Tesseract ran together
+                    out.extend([*_rapid_words(latin_text, min(conf, 1.0), _left_of(word, pieces[0])), hangul])
+                    continue
+                latin_text += hangul.text
+            elif pieces is None and ending and _keeps_ending(word, ending, latin_text, height):
                 latin_text += ending.group(2)  # one word, as Tesseract saw it: `API를`, `123번지`, `4층`
             elif _SYLLABLE.search(word.text) and not ending and not _plainly_latin(word, text, conf):
                 out.append(word)  # an unsure Hangul word RapidOCR does not plainly read as Latin: keep it
@@ -292,6 +322,58 @@ def _merge_pieces(word: TextWord, latin: list[tuple[int, TextWord]]) -> list[Tex
     if 2 * syllables < len(word.text.strip(".,:;!?'\"()")):
         return rapid
     return [word]
+
+
+def _cut_short(reread: str, line_latin: str) -> bool:
+    """RapidOCR's reading of the Latin left of a Hangul ending is a shorter start of its line reading there."""
+    short, full = reread.replace(" ", ""), line_latin.replace(" ", "")
+    return len(full) > len(short) and full.startswith(short)
+
+
+def _unsure_latin(word: TextWord) -> bool:
+    """Tesseract's pieces before the Hangul of a word are unsure (`500017` for `5000mAh`, `5180(` for `Slack`):
+    `kor` misread Latin there, however sure it is of the Hangul after it."""
+    return any(p.confidence < SURE_HANGUL for p in _latin_pieces(word))
+
+
+def _latin_pieces(word: TextWord) -> list[TextWord]:
+    """Tesseract's pieces of a word before its first Hangul syllable."""
+    out = []
+    for piece in word.pieces:
+        if _SYLLABLE.search(piece.text):
+            break
+        out.append(piece)
+    return out
+
+
+def _hangul_ending(word: TextWord) -> list[TextWord] | None:
+    """Tesseract's pieces of the Hangul ending of a word it read as Latin then Hangul: its pieces from the
+    first Hangul syllable on, less the unsure syllables lying over the Latin's box (`kor` reads Latin ink as
+    Hangul too: `5000mAh입니다` as `500017` `사` `입니다.`). None when Tesseract gave no pieces (judge the
+    ending from the text alone), [] when no syllable is left."""
+    latin = _latin_pieces(word)
+    if not word.pieces or not latin or len(latin) == len(word.pieces):
+        return None
+    right = max(_span(p.points)[1] for p in latin)
+    rest = word.pieces[len(latin) :]
+    while rest and rest[0].confidence < TRUST_HANGUL and sum(_span(rest[0].points)) / 2 < right:
+        rest = rest[1:]
+    # an ending is Hangul with its punctuation (`를`, `입니다.`), not more Latin (`타68017` for `team`)
+    if not rest or not all(_ENDING_PIECE.match(p.text) for p in rest):
+        return []
+    return rest
+
+
+def _ending_start(word: TextWord) -> float | None:
+    """Where a word's Hangul ending (`_hangul_ending`) starts, if it has one."""
+    pieces = _hangul_ending(word) if _LATIN_THEN_HANGUL.match(word.text) else None
+    return _span(pieces[0].points)[0] if pieces else None
+
+
+def _left_of(word: TextWord, piece: TextWord) -> Quad:
+    (x0, y0), _, _, (_, y1) = word.points
+    right = _span(piece.points)[0]
+    return [(x0, y0), (right, y0), (right, y1), (x0, y1)]
 
 
 def _keeps_ending(word: TextWord, ending: re.Match[str], latin: str, height: float) -> bool:
@@ -367,7 +449,7 @@ def fix_lines(
         for j, word in enumerate(words):
             if _needs_rapid(word):
                 asks.append((k, j))
-                word_crops.append(_word_crop(crop, words, j))
+                word_crops.append(_word_crop(crop, words, j, _ending_start(word)))
     answers: dict[int, dict[int, tuple[str, float]]] = {}
     for (k, j), answer in zip(asks, rapid.read_crops(word_crops), strict=True):
         answers.setdefault(k, {})[j] = answer
@@ -377,7 +459,15 @@ def fix_lines(
         quad, rapid_words = targets[k]
         _, words, back = readings[k]
         height = _height(quad)
-        page_words = [TextWord(w.text, w.confidence, to_page(w.points, back)) for w in words]
+        page_words = [
+            TextWord(
+                w.text,
+                w.confidence,
+                to_page(w.points, back),
+                [TextWord(p.text, p.confidence, to_page(p.points, back)) for p in w.pieces],
+            )
+            for w in words
+        ]
         merged = merge_line(rapid_words, page_words, height, answers.get(k))
         if k < len(suspects):
             out[suspects[k]] = TextLine(points=quad, words=merged)

@@ -180,7 +180,7 @@ class _Runner:
         tsv = str(api.GetTSVText(0))
         text = str(api.GetUTF8Text())
         pieces = [w for line in parse_tsv(tsv) for w in line.words]
-        return merge_pieces(pieces, text.split()) or merge_by_gap(pieces)
+        return merge_pieces(pieces, text.split(), keep_pieces=True) or merge_by_gap(pieces)
 
     def _api(self, lang: str, psm: int) -> Any:
         apis: dict[tuple[str, int], Any] = getattr(self._local, "apis", None) or {}
@@ -259,21 +259,26 @@ def read_line_images(crops: Sequence[Image.Image], lang: str) -> list[list[TextW
     return [merge_by_gap(words) for words in _read_stacked(crops, lang)]
 
 
-def _union(words: Sequence[TextWord], text: str) -> TextWord:
+def _union(words: Sequence[TextWord], text: str, keep_pieces: bool = False) -> TextWord:
     xs = [p[0] for w in words for p in w.points]
     ys = [p[1] for w in words for p in w.points]
     chars = sum(len(w.text) for w in words) or 1
     conf = sum(w.confidence * len(w.text) for w in words) / chars
-    return TextWord(text, conf, quad_from_box(min(xs), min(ys), max(xs), max(ys)))
+    pieces = list(words) if keep_pieces and len(words) > 1 else []
+    return TextWord(text, conf, quad_from_box(min(xs), min(ys), max(xs), max(ys)), pieces)
 
 
-def merge_pieces(pieces: Sequence[TextWord], tokens: Sequence[str]) -> list[TextWord]:
-    """TSV pieces grouped into `tokens` (the words of the plain text); [] when they do not line up."""
-    return [word for _, word in _group_pieces(pieces, tokens, [0] * len(pieces))]
+def merge_pieces(
+    pieces: Sequence[TextWord], tokens: Sequence[str], keep_pieces: bool = False
+) -> list[TextWord]:
+    """TSV pieces grouped into `tokens` (the words of the plain text); [] when they do not line up. With
+    `keep_pieces`, a word joined from several pieces keeps them (`TextWord.pieces`: Hangul syllables and the
+    runs of other characters between them, each with Tesseract's box and confidence)."""
+    return [word for _, word in _group_pieces(pieces, tokens, [0] * len(pieces), keep_pieces)]
 
 
 def _group_pieces(
-    pieces: Sequence[TextWord], tokens: Sequence[str], owner: Sequence[int]
+    pieces: Sequence[TextWord], tokens: Sequence[str], owner: Sequence[int], keep_pieces: bool = False
 ) -> list[tuple[int, TextWord]]:
     """(owner of the first piece, joined word) for each token; [] when pieces and tokens do not line up or
     a token would join pieces of two owners (lines)."""
@@ -287,7 +292,7 @@ def _group_pieces(
             i += 1
         if acc != token or len(set(owner[start:i])) > 1:
             return []
-        out.append((owner[start], _union(pieces[start:i], token)))
+        out.append((owner[start], _union(pieces[start:i], token, keep_pieces)))
     return out if i == len(pieces) else []
 
 
