@@ -191,7 +191,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
         s[4] += Levenshtein.distance(bare_t, bare_h)
         s[5] += len(bare_t)
 
-    ours_text: dict[str, str] = {}
+    ours_text: dict[int, str] = {}  # by page object: names repeat (a font, size and variant come round again)
     for category in ORDER:
         group = [p for p in pages if p.category == category]
         hints: list[tuple[str, str | None]] = [("ours", None)]
@@ -205,13 +205,13 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
             for page, text in zip(group, texts, strict=True):
                 record(category, system, seconds / len(group), page.truth, text, cpu)
                 if hint is None:
-                    ours_text[page.name] = text
+                    ours_text[id(page)] = text
 
     for page in pages:
         img = page.image
         hangul = page.category in ("korean", "mixed")
         tess_lang = TESS_LANG.get(page.category, "eng")
-        ours = ours_text.get(page.name, "")
+        ours = ours_text.get(id(page), "")
         clock[:] = [time.perf_counter(), cpu_seconds()]
         t0 = time.perf_counter()
         res = direct(np.asarray(img))
