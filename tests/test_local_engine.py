@@ -251,7 +251,7 @@ def test_text_layer_pages_are_handed_out_together_up_to_the_next_page_to_recogni
 
     it = pages()
     batches = []
-    while batch := local_backend._next_pages(it):
+    while batch := local_backend._next_pages(it)[0]:
         batches.append([n for n, _ in batch])
         assert gc.isenabled()  # the collector runs again between batches
     assert batches == [[1, 2, 3], list(range(4, 20)), list(range(20, 31)), list(range(31, 41))]
@@ -262,6 +262,26 @@ def test_text_layer_pages_are_handed_out_together_up_to_the_next_page_to_recogni
         assert not gc.isenabled()  # a collector the application turned off stays off
     finally:
         gc.enable()
+
+
+def test_pages_read_before_a_failing_page_are_handed_out_before_its_error():
+    """A page that cannot be rendered fails the job, but the text-layer pages read before it in the same
+    batch are still handed out (and stored: a resumed job does not read them again)."""
+
+    def pages():
+        yield 1, models.PageJSON("{}")
+        yield 2, models.PageJSON("{}")
+        raise RuntimeError("page 3 cannot be rendered")
+
+    source = local_backend._PageSource(pages())
+
+    async def main() -> list[list[int]]:
+        got = [[n for n, _ in await source.next()]]
+        with pytest.raises(RuntimeError, match="page 3"):
+            await source.next()
+        return got
+
+    assert anyio.run(main) == [[1, 2]]
 
 
 def test_nothing_reaches_stdout(fixtures_dir):

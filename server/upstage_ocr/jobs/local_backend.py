@@ -132,13 +132,22 @@ class _PageSource:
     def __init__(self, iterator: Iterator[tuple[int, Image.Image | models.PageJSON]]) -> None:
         self._it = iterator
         self._lock = anyio.Lock()
+        self._error: Exception | None = None  # raised by the generator after pages it had already made
 
     async def next(self) -> list[tuple[int, Any]]:
         """The next page to recognise, after the pages read from the text layer before it (`_next_pages`);
-        empty at the end."""
+        empty at the end. An error of the generator comes after the pages it made before it, so those are
+        stored (a resumed job does not read them again)."""
         # Rendering happens in a worker thread; the lock keeps the generator single-threaded.
         async with self._lock:
-            return await anyio.to_thread.run_sync(_next_pages, self._it)
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            items, self._error = await anyio.to_thread.run_sync(_next_pages, self._it)
+            if not items and self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            return items
 
     def close(self) -> None:
         close = getattr(self._it, "close", None)
@@ -146,10 +155,11 @@ class _PageSource:
             close()
 
 
-def _next_pages(it: Iterator[tuple[int, Any]]) -> list[tuple[int, Any]]:
+def _next_pages(it: Iterator[tuple[int, Any]]) -> tuple[list[tuple[int, Any]], Exception | None]:
     """Items up to and including the next one that is not a finished page's JSON, or up to TEXT_LAYER_BATCH
     items (TEXT_LAYER_BATCH_SECONDS): a page read from the text layer takes a few milliseconds, and handing
-    them out one thread hop and one commit each cost as much again.
+    them out one thread hop and one commit each cost as much again. With the error the generator raised after
+    them, if it did.
 
     Python's cyclic garbage collector is paused meanwhile: reading a page makes thousands of short-lived
     objects and no reference cycles, and the passes they trigger walk the whole heap (100,000 objects and
@@ -158,7 +168,10 @@ def _next_pages(it: Iterator[tuple[int, Any]]) -> list[tuple[int, Any]]:
     start = time.perf_counter()
     with _collector_paused():
         while len(out) < TEXT_LAYER_BATCH:
-            item = next(it, None)
+            try:
+                item = next(it, None)
+            except Exception as exc:
+                return out, exc
             if item is None:
                 break
             out.append(item)
@@ -167,7 +180,7 @@ def _next_pages(it: Iterator[tuple[int, Any]]) -> list[tuple[int, Any]]:
                 or time.perf_counter() - start > TEXT_LAYER_BATCH_SECONDS
             ):
                 break
-    return out
+    return out, None
 
 
 @contextlib.contextmanager
