@@ -5,6 +5,7 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pypdfium2.raw as raw
 import pytest
+from PIL import Image
 
 from helpers import page_image
 from textpdf import TextPdf, cjk_font, ink_box, render_grey, text_image
@@ -238,12 +239,17 @@ def test_a_page_drawn_only_as_text_is_judged_without_rendering(tmp_path, monkeyp
     assert result.page is not None and [w.text for w in result.page.words] == " ".join(PROSE).split()
 
 
-def test_dot_leaders_of_a_table_of_contents_are_text(tmp_path):
+@pytest.mark.parametrize("logo", [False, True])
+def test_dot_leaders_of_a_table_of_contents_are_text(tmp_path, logo):
+    """Dot leaders are too small to leave ink at the trust check's 48 DPI; a page of them is still text, judged
+    from its objects or (with a logo on it) on its render."""
     pdf = TextPdf().new_page()
     for i in range(12):
         pdf.text(f"{i + 1} Chapter {i + 1} " + ". " * 40 + f"{3 * i + 1}", 72, 760 - i * 18, 10)
+    if logo:
+        pdf.image(Image.new("RGB", (60, 60), (200, 30, 30)), 480, 780, 40, 40)
     result = _read(pdf.save(tmp_path / "toc.pdf"))
-    assert result.verdict.trusted, result.verdict
+    assert result.verdict.trusted and result.verdict.rendered is logo, result.verdict
     assert result.page is not None and result.page.words[-1].text == "34"
 
 

@@ -38,6 +38,7 @@ MIN_CHARS_ON_INK = 0.85  # share of characters whose box has ink under it
 CHECK_DPI = 48  # the trust check's render: cheap, and text is still a few pixels tall
 INK_LEVEL = 170  # a grey level below this is ink
 RULE_RUN = 0.25  # inches: straight ink runs at least this long are rules, not text, and are ignored
+MIN_JUDGED_PX = 1.5  # glyph boxes narrower or flatter than this at CHECK_DPI are not asked to be on ink
 
 
 @dataclass
@@ -145,9 +146,15 @@ def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
     # each glyph box at the check's scale, one pixel wider on every side (anti-aliasing, rounding)
     cells = np.floor(boxed * scale).astype(int) + np.array([-1, -1, 2, 2])
     cells = np.clip(cells, 0, [w, h, w, h])
-    cells = cells[(cells[:, 2] > cells[:, 0]) & (cells[:, 3] > cells[:, 1])]
+    kept = (cells[:, 2] > cells[:, 0]) & (cells[:, 3] > cells[:, 1])
+    # glyphs too small to leave ink at this resolution (periods, commas, a table of contents' dot leaders)
+    # are not asked to be on ink; they still count as covering it
+    judged = kept & (
+        np.minimum(boxed[:, 2] - boxed[:, 0], boxed[:, 3] - boxed[:, 1]) * scale >= MIN_JUDGED_PX
+    )
+    cells, judged = cells[kept], judged[kept]
     table = cv2.integral(ink)  # (h + 1) x (w + 1), zero first row and column
-    on_ink = float((_box_sums(table, cells) > 0).mean()) if len(cells) else 0.0
+    on_ink = float((_box_sums(table, cells[judged]) > 0).mean()) if judged.any() else 0.0
     total = int(table[-1, -1])
     covered = int(np.count_nonzero(ink.view(bool) & _union_mask(cells, h, w))) if len(cells) else 0
     coverage = covered / total if total else 0.0
