@@ -7,7 +7,10 @@ signs are cheap to check on RapidOCR's own result, and Latin pages show none of 
 nothing. Only the suspect lines go to Tesseract (`kor`, `--psm 7`, on the line crop); its reading replaces
 RapidOCR's when it holds Hangul. On mixed lines Tesseract's `kor` model misreads English words (digits, stray
 syllables), so its words that do not look like Hangul are read again by RapidOCR's recogniser on their own
-crops (one batch per page), falling back on RapidOCR's reading of the same stretch of the line.
+crops (one batch per page), falling back on RapidOCR's reading of the same stretch of the line. A word `kor`
+read as Latin then Hangul (`Logistics를`) keeps Tesseract's pieces (syllables with their boxes and
+confidences): they tell a real Hangul ending from Latin ink `kor` misread, and where RapidOCR's crop of the
+Latin should end.
 """
 
 from __future__ import annotations
@@ -258,9 +261,8 @@ def merge_line(
                 # `아` for `contact`): that ink is Latin, and the word has no Hangul ending
                 out.extend(_rapid_words(line_latin, min(conf, 1.0), word.points))
                 continue
-            if (
-                pieces
-            ):  # Tesseract's syllables after the Latin, with their boxes: `Logistics를`, `Slack 채널에`
+            if pieces:
+                # Tesseract's syllables after the Latin, with their boxes: `Logistics를`, `Slack 채널에`
                 hangul = _joined(pieces)
                 gap = _span(pieces[0].points)[0] - max(_span(p.points)[1] for p in _latin_pieces(word))
                 if gap >= SPACED * height:  # two words Tesseract ran together
@@ -350,7 +352,7 @@ def _hangul_ending(word: TextWord) -> list[TextWord] | None:
     """Tesseract's pieces of the Hangul ending of a word it read as Latin then Hangul: its pieces from the
     first Hangul syllable on, less the unsure syllables lying over the Latin's box (`kor` reads Latin ink as
     Hangul too: `5000mAh입니다` as `500017` `사` `입니다.`). None when Tesseract gave no pieces (judge the
-    ending from the text alone), [] when no syllable is left."""
+    ending from the text alone), [] when nothing is left or what is left is not Hangul and punctuation."""
     latin = _latin_pieces(word)
     if not word.pieces or not latin or len(latin) == len(word.pieces):
         return None
