@@ -5,12 +5,15 @@ A page's text layer is used instead of OCR only when it shows what the page show
 - none of it is invisible (render mode 3/7 or fully transparent, the mark of an earlier OCR's hidden layer)
   or drawn under an image (a scan placed over its own OCR text);
 - its character boxes cover the ink of the rendered page (a scan with a digital footer, text drawn as
-  outlines, or a page that is mostly photo fails this), and most of its characters sit on ink.
+  outlines, or a page that is mostly photo fails this), and most of its characters sit on ink. A page that
+  draws nothing but plain text, thin rules and light backgrounds under the text (`pdfchars.Drawing`) needs no
+  render for this: all its ink is glyphs (`judge_drawn_text`).
 
 Words are whitespace-delimited runs of characters (pdfium's generated spaces and line breaks included), so
 CJK runs are never split into characters; a word's box is the union of its glyph boxes, mapped into the
 pixel space of the page's `DEFAULT_DPI` render (the one OCR sees). Lines are runs of words on one baseline
-with no column-sized gap, handed to the same reading-order assembly as OCR lines. Confidence is 1.0.
+with no column-sized gap, handed to the same reading-order assembly as OCR lines. Confidence is 1.0. A trusted
+page comes as its stored JSON (`models.PageJSON`), never as models.
 
 The characters come from `pdfchars`. `read_page` expects the caller to hold `documents.PDFIUM_LOCK`.
 """
