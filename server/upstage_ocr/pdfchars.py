@@ -74,12 +74,13 @@ LIGHT = 240  # a path at least this light drawn under all the text is a backgrou
 class Drawing:
     """What a page draws, from its page objects (no render)."""
 
-    images: list[
-        tuple[int, tuple[float, float, float, float]]
-    ]  # (z-order, page-space bounds) of top-level images
-    hidden: bool  # some text is drawn invisibly (render modes 3/7) or fully transparent
-    text_only: bool  # only opaque dark unclipped text is drawn, with rules and light backgrounds beneath it,
-    # and no annotation but links
+    # (z-order, page-space bounds) of the top-level images
+    images: list[tuple[int, tuple[float, float, float, float]]]
+    # some text is drawn invisibly (render modes 3/7) or fully transparent
+    hidden: bool
+    # only opaque dark unclipped text is drawn, with rules and light backgrounds beneath it, and no annotation
+    # but links
+    text_only: bool
 
 
 def _luminance(get_colour: Any, obj: Any) -> tuple[float, int] | None:
@@ -90,20 +91,24 @@ def _luminance(get_colour: Any, obj: Any) -> tuple[float, int] | None:
     return (0.299 * r.value + 0.587 * g.value + 0.114 * b.value, a.value)
 
 
-def _plain_text(obj: Any) -> bool:
-    """Text drawn as ordinary ink: filled (and maybe stroked), opaque, dark, and not clipped."""
+def _text_state(obj: Any) -> tuple[bool, bool]:
+    """(hidden, plain) of a text object, from one read of its render mode and fill colour. Hidden: drawn
+    invisibly (render modes 3 and 7) or with a fully transparent fill. Plain: drawn as ordinary ink, filled
+    (and maybe stroked), opaque, dark, and not clipped."""
     import pypdfium2.raw as raw
 
-    if raw.FPDFTextObj_GetTextRenderMode(obj) not in (
-        raw.FPDF_TEXTRENDERMODE_FILL,
-        raw.FPDF_TEXTRENDERMODE_FILL_STROKE,
-    ):
-        return False
+    mode = raw.FPDFTextObj_GetTextRenderMode(obj)
+    if mode in (raw.FPDF_TEXTRENDERMODE_INVISIBLE, raw.FPDF_TEXTRENDERMODE_CLIP):
+        return True, False
+    filled = mode in (raw.FPDF_TEXTRENDERMODE_FILL, raw.FPDF_TEXTRENDERMODE_FILL_CLIP)
+    if not filled and mode != raw.FPDF_TEXTRENDERMODE_FILL_STROKE:
+        return False, False
     fill = _luminance(raw.FPDFPageObj_GetFillColor, obj)
-    if fill is None or fill[0] > DARK or fill[1] < 255:
-        return False
+    hidden = filled and fill is not None and fill[1] == 0
+    if mode == raw.FPDF_TEXTRENDERMODE_FILL_CLIP or fill is None or fill[0] > DARK or fill[1] < 255:
+        return hidden, False
     clip = raw.FPDFPageObj_GetClipPath(obj)
-    return not clip or raw.FPDFClipPath_CountPaths(clip) <= 0
+    return hidden, not clip or raw.FPDFClipPath_CountPaths(clip) <= 0
 
 
 def _path_kind(obj: Any) -> str:
@@ -149,8 +154,9 @@ def _scan_objects(pdf_page: Any) -> Drawing:
         obj, z, top = stack.pop()
         kind = raw.FPDFPageObj_GetType(obj)
         if kind == raw.FPDF_PAGEOBJ_TEXT:
-            hidden = hidden or _object_hidden(obj)
-            plain = plain and _plain_text(obj)
+            text_hidden, text_plain = _text_state(obj)
+            hidden = hidden or text_hidden
+            plain = plain and text_plain
             first_text = z if first_text < 0 else first_text
         elif kind == raw.FPDF_PAGEOBJ_FORM:
             children = [
@@ -198,18 +204,6 @@ def _object_index(pdf_page: Any) -> dict[int, int]:
         ctypes.cast(raw.FPDFPage_GetObject(pdf_page, i), ctypes.c_void_p).value or 0: i
         for i in range(raw.FPDFPage_CountObjects(pdf_page))
     }
-
-
-def _object_hidden(obj: Any) -> bool:
-    """Text drawn invisibly (render modes 3 and 7) or with a fully transparent fill."""
-    import pypdfium2.raw as raw
-
-    mode = raw.FPDFTextObj_GetTextRenderMode(obj)
-    if mode in (raw.FPDF_TEXTRENDERMODE_INVISIBLE, raw.FPDF_TEXTRENDERMODE_CLIP):
-        return True
-    rgba = [ctypes.c_uint() for _ in range(4)]
-    fill_modes = (raw.FPDF_TEXTRENDERMODE_FILL, raw.FPDF_TEXTRENDERMODE_FILL_CLIP)
-    return bool(mode in fill_modes and raw.FPDFPageObj_GetFillColor(obj, *rgba) and rgba[3].value == 0)
 
 
 def _page_text(text_page: Any, count: int) -> list[str]:
@@ -312,10 +306,8 @@ def read_layer(pdf_page: Any, text_page: Any, width: int, height: int) -> Layer:
     r0, r1, r2, r3 = (ctypes.byref(box, 8 * k) for k in range(4))
     rect = (ctypes.c_float * 4)()  # an FS_RECTF: left, top, right, bottom
     rect_ref = ctypes.byref(rect)
-    doubles, floats = (
-        struct.Struct("4d").unpack_from,
-        struct.Struct("4f").unpack_from,
-    )  # both out of the buffers
+    # the boxes read out of those two buffers
+    doubles, floats = struct.Struct("4d").unpack_from, struct.Struct("4f").unpack_from
     solid: list[int] = []
     tight: list[float] = []  # left, right, bottom, top (page space) of each solid character, flat
     loose: list[float] = []  # left, top, right, bottom (page space, an FS_RECTF) of each, flat
@@ -369,7 +361,7 @@ def _hidden_chars(
         obj = raw.FPDFText_GetTextObject(text_page, i)
         address = ctypes.cast(obj, ctypes.c_void_p).value or 0
         if address not in hidden_objects:
-            hidden_objects[address] = bool(obj) and _object_hidden(obj)
+            hidden_objects[address] = bool(obj) and _text_state(obj)[0]
         bounds = (tight[4 * k], tight[4 * k + 1], tight[4 * k + 2], tight[4 * k + 3])
         out[k] = hidden_objects[address] or _under_image(index.get(address), bounds, images)
     return out
