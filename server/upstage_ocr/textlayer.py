@@ -7,7 +7,7 @@ A page's text layer is used instead of OCR only when it shows what the page show
 - its character boxes cover the ink of the rendered page (a scan with a digital footer, text drawn as
   outlines, or a page that is mostly photo fails this), and most of its characters sit on ink. A page that
   draws nothing but plain text, thin rules and light backgrounds under the text (`pdfchars.Drawing`) needs no
-  render for this: all its ink is glyphs (`judge_drawn_text`).
+  render for this: all its ink is glyphs (`_drawn_ink`).
 
 Words are whitespace-delimited runs of characters (pdfium's generated spaces and line breaks included), so
 CJK runs are never split into characters; a word's box is the union of its glyph boxes, mapped into the
@@ -94,8 +94,11 @@ def _union_mask(cells: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def judge(chars: Sequence[Char], grey: np.ndarray, scale: float) -> Verdict:
     """Whether the text layer `chars` (boxes in render pixels) shows what `grey` (the page at `scale` times
-    the render's resolution, 0-255) shows. The reason says why not."""
-    return judge_layer(Layer.of_chars(chars), grey, scale)
+    the render's resolution, 0-255) shows. The reason says why not. (`read_page` makes the same verdict from
+    a page's `Layer`, without the render when the page draws nothing but its text.)"""
+    layer = Layer.of_chars(chars)
+    verdict = _judge_characters(layer)
+    return _rendered_ink(layer, verdict.stats, grey, scale) if verdict.trusted else verdict
 
 
 def _judge_characters(layer: Layer) -> Verdict:
@@ -116,33 +119,26 @@ def _judge_characters(layer: Layer) -> Verdict:
     return Verdict(True, "text layer", stats)
 
 
-def judge_drawn_text(layer: Layer, width: int, height: int) -> Verdict:
-    """`judge` of a page that draws nothing but its text layer (`Layer.text_only`: plain text, rules, light
-    backgrounds under it), without rendering it: all its ink is glyphs inside their boxes, so the coverage
-    is complete by construction, and a character is on ink when its glyph box is on the `width` x `height`
-    render and at least a pixel across."""
-    verdict = _judge_characters(layer)
-    if not verdict.trusted:
-        verdict.rendered = False
-        return verdict
+def _drawn_ink(layer: Layer, stats: dict[str, float], width: int, height: int) -> Verdict:
+    """The ink half of the verdict for a page that draws nothing but its text: all its ink is glyphs inside
+    their boxes, so the coverage is complete by construction, and a character is on ink when its glyph box is
+    on the `width` x `height` render and at least a pixel across."""
     box = layer.box
     w = np.minimum(box[:, 2], width) - np.maximum(box[:, 0], 0)
     h = np.minimum(box[:, 3], height) - np.maximum(box[:, 1], 0)
     on_ink = float(((w > 0) & (h > 0) & (np.maximum(w, h) >= 1)).mean())
-    stats = {**verdict.stats, "coverage": 1.0, "on_ink": round(on_ink, 4)}
+    stats = {**stats, "coverage": 1.0, "on_ink": round(on_ink, 4)}
     if on_ink < MIN_CHARS_ON_INK:
         return Verdict(False, "text without ink under it (hidden or white text)", stats, rendered=False)
     return Verdict(True, "text layer", stats, rendered=False)
 
 
-def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
-    """`judge` of a page's `Layer`."""
+def _rendered_ink(layer: Layer, stats: dict[str, float], grey: np.ndarray, scale: float) -> Verdict:
+    """The ink half of the verdict, on `grey` (the page at `scale` times the render's resolution): enough of
+    the glyphs on ink, and enough of the ink (rules aside) inside the glyph boxes."""
     import cv2
 
-    verdict = _judge_characters(layer)
-    if not verdict.trusted:
-        return verdict
-    stats, boxed = verdict.stats, layer.box
+    boxed = layer.box
     ink = (np.ascontiguousarray(grey) < INK_LEVEL).view(np.uint8)
     ink = ink & (1 - _rules(ink, max(2, round(RULE_RUN * CHECK_DPI))))
     h, w = ink.shape
@@ -161,7 +157,7 @@ def judge_layer(layer: Layer, grey: np.ndarray, scale: float) -> Verdict:
     total = int(table[-1, -1])
     covered = int(np.count_nonzero(ink.view(bool) & _union_mask(cells, h, w))) if len(cells) else 0
     coverage = covered / total if total else 0.0
-    stats.update(coverage=round(coverage, 4), on_ink=round(on_ink, 4))
+    stats = {**stats, "coverage": round(coverage, 4), "on_ink": round(on_ink, 4)}
     if total == 0 or on_ink < MIN_CHARS_ON_INK:
         return Verdict(False, "text without ink under it (hidden or white text)", stats)
     if coverage < MIN_INK_COVERAGE:
@@ -200,12 +196,9 @@ def _layer_runs(layer: Layer) -> tuple[list[str], np.ndarray, np.ndarray]:
     space = np.array(text) == " "
     spaces = np.flatnonzero(space)
     before = np.concatenate([[0], np.cumsum(space)])  # before[k]: whitespace among text[:k]
-    # where a new run starts: whitespace since the last kept glyph, or a break between the two glyphs' font boxes
-    a, b = font[:-1], font[1:]
-    height = np.maximum(np.maximum(a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]), 1.0)
-    centre = (b[:, 1] + b[:, 3]) / 2
-    broken = (centre < a[:, 1]) | (centre > a[:, 3]) | (b[:, 0] < a[:, 0] - 0.5 * height)
-    broken |= b[:, 0] - a[:, 2] > height
+    # where a new run starts: whitespace since the last kept glyph, or a break between the two glyphs' font
+    # boxes (back left of the previous glyph's start, or a gap wider than the line height)
+    broken = _breaks(font, back_from=0, max_gap=1.0)
     spaced = before[idx[1:]] - before[idx[:-1] + 1] > 0
     starts = np.flatnonzero(np.concatenate([[True], broken | spaced]))
     boxes, fonts = _run_unions(ink, starts), _run_unions(font, starts)
@@ -254,15 +247,20 @@ def group_lines(words: Sequence[tuple[str, Box, Box]]) -> list[TextLine]:
 
 
 def _line_starts(fonts: np.ndarray) -> np.ndarray:
-    """Where lines begin among consecutive words with these font boxes (n x 4): a word whose middle is not
-    within the height of the word before it, or which starts left of that word's end (by half a line height)
-    or more than two line heights after it."""
+    """Where lines begin among consecutive words with these font boxes (n x 4): a word that breaks from the
+    word before it, going back left of that word's end or leaving more than two line heights after it."""
+    return np.flatnonzero(np.concatenate([[True], _breaks(fonts, back_from=2, max_gap=2.0)]))
+
+
+def _breaks(fonts: np.ndarray, back_from: int, max_gap: float) -> np.ndarray:
+    """For each pair of consecutive font boxes (n x 4), whether the second cannot follow the first on its
+    line: its middle is not within the first's height, it starts more than half a line height left of the
+    first's column `back_from` (0 its left, 2 its right), or more than `max_gap` line heights after its end."""
     a, b = fonts[:-1], fonts[1:]
     height = np.maximum(np.maximum(a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]), 1.0)
     centre = (b[:, 1] + b[:, 3]) / 2
-    broken = (centre < a[:, 1]) | (centre > a[:, 3])
-    broken |= (b[:, 0] < a[:, 2] - 0.5 * height) | (b[:, 0] - a[:, 2] > 2 * height)
-    return np.flatnonzero(np.concatenate([[True], broken]))
+    broken = (centre < a[:, 1]) | (centre > a[:, 3]) | (b[:, 0] < a[:, back_from] - 0.5 * height)
+    return np.asarray(broken | (b[:, 0] - a[:, 2] > max_gap * height))
 
 
 def _upright(boxes: np.ndarray, rotation: int, width: int, height: int) -> np.ndarray:
@@ -360,23 +358,24 @@ def read_page(pdf_page: Any, page_index: int, scale: float) -> PageResult:
         layer = read_layer(pdf_page, text_page.raw, width, height)
     finally:
         text_page.close()
-    if len(layer.text) == layer.text.count(" "):
-        return PageResult(Verdict(False, "no text layer", rendered=False), None)
-    if layer.text_only:
-        verdict = judge_drawn_text(layer, width, height)
-        data = (
-            layer_page(layer, width, height, pdf_page.get_rotation(), page_index) if verdict.trusted else None
-        )
-        return PageResult(verdict, data)
-    check_scale = min(1.0, (CHECK_DPI / 72.0) / scale)
-    bitmap = pdf_page.render(scale=scale * check_scale, grayscale=True)
+    verdict = _judge_characters(layer)
+    if not verdict.trusted:  # no text, junk or hidden characters: no render needed to say so
+        verdict.rendered = False
+    elif layer.text_only:
+        verdict = _drawn_ink(layer, verdict.stats, width, height)
+    else:
+        check_scale = min(1.0, (CHECK_DPI / 72.0) / scale)
+        verdict = _rendered_ink(layer, verdict.stats, _grey(pdf_page, scale * check_scale), check_scale)
+    if not verdict.trusted:
+        return PageResult(verdict, None)
+    return PageResult(verdict, layer_page(layer, width, height, pdf_page.get_rotation(), page_index))
+
+
+def _grey(pdf_page: Any, scale: float) -> np.ndarray:
+    """The page rendered in grey at `scale` pixels per point."""
+    bitmap = pdf_page.render(scale=scale, grayscale=True)
     try:
         grey = np.array(bitmap.to_numpy(), dtype=np.uint8)
     finally:
         bitmap.close()
-    if grey.ndim == 3:
-        grey = grey[..., 0]
-    verdict = judge_layer(layer, grey, check_scale)
-    if not verdict.trusted:
-        return PageResult(verdict, None)
-    return PageResult(verdict, layer_page(layer, width, height, pdf_page.get_rotation(), page_index))
+    return grey[..., 0] if grey.ndim == 3 else grey
