@@ -131,6 +131,18 @@ def page_text(lines: Sequence[Sequence[str]]) -> str:
     return " \n".join(" ".join(words) for words in lines if words)
 
 
+def _lines_text(words: Iterable[tuple[str, int]]) -> str:
+    """`page_text` of (text, line number) words in reading order: a new line wherever the number changes."""
+    lines: list[list[str]] = []
+    current_line: int | None = None
+    for text, line in words:
+        if line != current_line:
+            lines.append([])
+            current_line = line
+        lines[-1].append(text)
+    return page_text(lines)
+
+
 def build_page(
     page_id: int,
     width: int,
@@ -144,8 +156,6 @@ def build_page(
     `source` (`TEXT_LAYER` or `OCR`) is kept with the page for its metadata (see `page_source`)."""
     # The page is made as plain data and validated once: far cheaper than a model per word and vertex.
     out: list[dict[str, Any]] = []
-    lines: list[list[str]] = []
-    current_line: int | None = None
     for offset, w in enumerate(words):
         pts = order_clockwise(clamp_points(w.points, width, height))
         out.append(
@@ -156,13 +166,10 @@ def build_page(
                 "text": w.text,
             }
         )
-        if current_line is None or w.line != current_line:
-            lines.append([])
-            current_line = w.line
-        lines[-1].append(w.text)
     conf = _round_conf(sum(w["confidence"] for w in out) / len(out)) if out else 0.0
     extra = {"source": source} if source is not None else {}
-    data = {"confidence": conf, "height": height, "id": page_id, "text": page_text(lines), "width": width}
+    text = _lines_text((w.text, w.line) for w in words)
+    data = {"confidence": conf, "height": height, "id": page_id, "text": text, "width": width}
     return Page.model_validate({**data, "words": out, **extra})
 
 
@@ -198,19 +205,15 @@ def box_page_json(
     """
     from json.encoder import encode_basestring  # the C one: escapes as pydantic's JSON does, non-ASCII kept
 
-    parts: list[str] = []
-    lines: list[list[str]] = []
-    current_line: int | None = None
-    for offset, (text, line, x0, y0, x1, y1) in enumerate(words):
-        parts.append(_WORD_JSON % (x0, y0, x1, y0, x1, y1, x0, y1, offset, encode_basestring(text)))
-        if line != current_line:
-            lines.append([])
-            current_line = line
-        lines[-1].append(text)
+    parts = [
+        _WORD_JSON % (x0, y0, x1, y0, x1, y1, x0, y1, offset, encode_basestring(text))
+        for offset, (text, _line, x0, y0, x1, y1) in enumerate(words)
+    ]
     confidence = "1.0" if parts else "0.0"
+    text = _lines_text((w[0], w[1]) for w in words)
     head = (
         f'{{"confidence":{confidence},"height":{height},"id":{page_id},'
-        f'"text":{encode_basestring(page_text(lines))},"width":{width},"words":['
+        f'"text":{encode_basestring(text)},"width":{width},"words":['
     )
     tail = "]}" if source is None else f'],"source":{encode_basestring(source)}}}'
     return PageJSON(head + ",".join(parts) + tail)

@@ -187,7 +187,7 @@ def to_raw_words(lines: Sequence[TextLine], angle: int = 0, size: tuple[int, int
                 if not word.text.strip():
                     continue
                 pts = [map_point_back(float(x), float(y), angle, width, height) for x, y in word.points]
-                # made here from floats and ints: no validation needed (it is a third of a text-layer page's time)
+                # made here from floats and ints: no validation needed (a model per word costs more than the rest)
                 out.append(
                     RawWord.model_construct(
                         text=word.text, confidence=float(word.confidence), points=pts, line=index
