@@ -34,20 +34,22 @@ async def test_local_parse_job_commits_pages_in_order_and_resumes(tmp_path, call
             sub = await submit_parse(service, str(doc), engine="local")
             assert sub.job.engine == "local" and sub.job.options["kind"] == "parse"
 
+            # Pages finished together are committed (and reported) together, so the count can step over 3.
             async def stop_after_three(done: int, _total: int | None, _msg: str) -> None:
-                if done == 3:
+                if done >= 3:
                     raise JobError("stopped on purpose")
 
             first = await service.run(sub.job.id, stop_after_three)
-            assert first.status == "failed" and first.pages_done == 3
+            kept = first.pages_done
+            assert first.status == "failed" and 3 <= kept < 6
             seen = [int(x) for x in calls.read_text().split()]
             again = await submit_parse(service, str(doc), engine="local")
-            assert again.job.pages_done == 3  # the failed job's pages were adopted
+            assert again.job.pages_done == kept  # the failed job's pages were adopted
             job = await service.run(again.job.id)
             result = parse_result(service, job.id)
             rows = list(iter_parsed_pages(service, job.id, "5-6"))
     after = [int(x) for x in calls.read_text().split()][len(seen) :]
-    assert sorted(after) == [4, 5, 6], "pages parsed before were OCRed again"
+    assert sorted(after) == list(range(kept + 1, 7)), "pages parsed before were OCRed again"
     assert job.status == "completed" and job.model_version and job.model_version.startswith("local-parse")
     assert [(idx, n) for idx, n, _ in rows] == [(4, 5), (5, 6)]
     for number in range(1, 7):
