@@ -349,3 +349,20 @@ def test_a_crop_that_cuts_latin_short_means_there_is_no_hangul_ending():
     line = TextWord("contact", 0.99, quad_from_box(100, 10, 196, 40))
     out = hangul.merge_line([line], [word], 30, {0: ("contac", 0.9)})
     assert [w.text for w in out] == ["contact"]
+
+
+def test_digits_between_hangul_syllables_are_not_latin_before_an_ending():
+    """`9시~18시)` on a red banner line (real `kor` pieces): RapidOCR read only `|~18)` there, unable to read the
+    Hangul. The word is not Latin + ending, so RapidOCR's reading must not replace its start (it once became
+    `|~18)시~18시)`); Tesseract, sure of the word, keeps it."""
+    word = _tess_word(
+        [
+            ("9", 0.93, 390, 412),
+            ("시", 0.93, 421, 426),
+            ("~18", 0.93, 431, 519),
+            ("시", 0.91, 480, 506),
+            (")", 0.93, 504, 522),
+        ]
+    )
+    rapid = TextWord("|~18)", 0.93, quad_from_box(417, 10, 522, 40))
+    assert [w.text for w in hangul.merge_line([rapid], [word], 40, None)] == ["9시~18시)"]

@@ -73,6 +73,8 @@ _SYLLABLE = re.compile("[\uac00-\ud7a3]")
 _ENDING_PIECE = re.compile("^[\uac00-\ud7a3]+[.,:;!?'\")]*$")
 _LATIN_WORD = re.compile("[A-Za-z\u00c0-\u024f]{2,}")
 _LEADING_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+")
+# Digits or Latin letters after a word's first Hangul syllable: Hangul and Latin interleaved (`9시~18시`)
+_INTERLEAVED = re.compile("[A-Za-z0-9]")
 _LATIN_THEN_HANGUL = re.compile("^([^\uac00-\ud7a3]*[A-Za-z0-9][^\uac00-\ud7a3]*)([\uac00-\ud7a3].*)$")
 # What PP-OCRv6 reads on Latin pages: ASCII, Latin-1/Extended letters, general punctuation, currency signs.
 _LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]*$")
@@ -313,6 +315,10 @@ def _merge_pieces(word: TextWord, latin: list[tuple[int, TextWord]]) -> list[Tex
         return [word] if syllables or word.confidence >= DROP_BELOW else []
     if not syllables:
         return rapid
+    if ending and _INTERLEAVED.search(ending.group(2)) and word.confidence >= SURE_HANGUL:
+        # `9시~18시)`: digits or Latin between the syllables, not Latin before an ending. RapidOCR's pieces
+        # cover only some of that (`|~18)`, its Hangul unread): Tesseract, sure of the word, read all of it
+        return [word]
     if ending and (word.confidence >= TRUST_HANGUL or ending_syllables >= 2):
         # `API를`, `5000mAh입니다`: one word, as Tesseract saw it (Upstage keeps particles on their word)
         last = rapid[-1]
