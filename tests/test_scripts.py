@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from upstage_ocr.engines import hangul, tesseract
 from upstage_ocr.engines.base import get_engine
 from upstage_ocr.engines.columns import blocks, field_breaks
-from upstage_ocr.engines.geometry import TextWord, quad_from_box
+from upstage_ocr.engines.geometry import TextLine, TextWord, quad_from_box
 from upstage_ocr.jobs.local_backend import recognize_page
 from upstage_ocr.output import reading as layout
 from upstage_ocr.output import writers as exports
@@ -366,3 +366,38 @@ def test_digits_between_hangul_syllables_are_not_latin_before_an_ending():
     )
     rapid = TextWord("|~18)", 0.93, quad_from_box(417, 10, 522, 40))
     assert [w.text for w in hangul.merge_line([rapid], [word], 40, None)] == ["9시~18시)"]
+
+
+def test_a_blank_stretch_at_the_start_of_a_line_is_hangul_rapidocr_could_not_read():
+    """`예약 문의: 010-1234-5678 / help@shop.kr` (a shop's info graphic): RapidOCR's line box starts at x=43 but
+    its first word, a `:`, at 185; the Hangul before it was lost until such a line went to Tesseract too."""
+    line = TextLine(
+        quad_from_box(43, 222, 700, 272),
+        [
+            TextWord(":", 0.55, quad_from_box(185, 223, 204, 271)),
+            TextWord("010-1234-5678", 0.99, quad_from_box(215, 223, 439, 271)),
+            TextWord("/", 0.88, quad_from_box(440, 224, 459, 271)),
+            TextWord("help@shop.kr", 1.0, quad_from_box(470, 224, 700, 272)),
+        ],
+    )
+    assert hangul.suspect(line)
+    assert not hangul.suspect(TextLine(quad_from_box(180, 222, 700, 272), line.words))
+
+
+def test_a_mark_both_readers_agree_on_is_not_read_again_alone():
+    """RapidOCR reads a lone `/` cropped from its line as `1` (0.91); Tesseract and RapidOCR's line both read `/`."""
+    word = TextWord("/", 0.84, quad_from_box(405, 10, 417, 40))
+    line = TextWord("/", 0.88, quad_from_box(404, 10, 418, 40))
+    assert [w.text for w in hangul.merge_line([line], [word], 48, {0: ("1", 0.91)})] == ["/"]
+    assert [w.text for w in hangul.merge_line([], [word], 48, {0: ("1", 0.91)})] == ["1"]
+
+
+def test_a_sure_ending_keeps_the_latin_read_on_its_own_crop():
+    """`1,000원` (real `kor` pieces): RapidOCR's line reading over Hangul it cannot read gave `1,00` there, its
+    reading of the crop left of `원` gave `1,000`, as long as Tesseract's Latin part: that reading is used."""
+    word = _tess_word([("1,000", 0.91, 491, 602), ("원", 0.92, 572, 606)])
+    line = TextWord("1,00", 0.9, quad_from_box(491, 10, 570, 40))
+    assert [w.text for w in hangul.merge_line([line], [word], 45, {0: ("1,000", 0.99)})] == ["1,000원"]
+    # a reading longer than Tesseract's Latin is not taken on a sure ending (`3h` for `3월` when the crop held Hangul)
+    word = _tess_word([("3", 0.93, 188, 200), ("월", 0.93, 201, 234)])
+    assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("3h", 0.97)})] == ["3월"]

@@ -121,6 +121,9 @@ def suspect(line: TextLine) -> bool:
     xs = sorted(_span(w.points) for w in line.words)
     if any(b[0] - a[1] > MAX_GAP * height for a, b in pairwise(xs)):
         return True  # a stretch RapidOCR read as blank between two words
+    left, right = _span(p)
+    if xs and max(xs[0][0] - left, right - max(b for _, b in xs)) > MAX_GAP * height:
+        return True  # ... or at the start or end of the line (`예약 문의:` read as `:`)
     if any(
         b - a > MAX_CHAR_WIDTH * height * (len(w.text) + 1) for w in line.words for a, b in [_span(w.points)]
     ):
@@ -239,6 +242,9 @@ def merge_line(
         if hangul_only and _latin_ink(word, [p for _, p in latin]):
             out.extend(_by_source(latin))
             continue
+        if not _SYLLABLE.search(word.text) and _agrees(word, latin):
+            out.append(word)  # `/`: Tesseract and RapidOCR's line read the same; a lone mark's crop reads `1`
+            continue
         text, conf = reread.get(index, ("", 0.0))
         lead = _LEADING_LATIN.match(text.strip())
         # a sure `3월` is read again only to catch Latin misread as Hangul: RapidOCR's reading counts when it
@@ -249,7 +255,9 @@ def merge_line(
             and not _unsure_latin(word)
         )
         if sure_ending and not (
-            lead and conf >= SURE_LATIN and _latin_wide(word, lead.group(0).strip(), height)
+            lead
+            and conf >= SURE_LATIN
+            and (_latin_wide(word, lead.group(0).strip(), height) or _retold(word, lead))
         ):
             lead = None
         if conf >= REREAD_CONF and lead and lead.group(0).strip():
@@ -280,6 +288,22 @@ def merge_line(
             continue
         out.extend(_merge_pieces(word, latin))
     return out
+
+
+def _agrees(word: TextWord, latin: Sequence[tuple[int, TextWord]]) -> bool:
+    """RapidOCR's sure pieces over a Tesseract word read the same text (spaces aside)."""
+    line = "".join(w.text for w in _by_source(latin)).replace(" ", "")
+    return bool(line) and line == word.text.replace(" ", "")
+
+
+def _retold(word: TextWord, lead: re.Match[str]) -> bool:
+    """RapidOCR read the crop left of a word's Hangul ending (`_ending_start`) as Latin as long as Tesseract's
+    Latin part: the same characters read by the better Latin reader (`1,000` of `1,000원`, where the line's
+    own reading, made over Hangul it cannot read, was `1,00`)."""
+    ending = _LATIN_THEN_HANGUL.match(word.text)
+    if not ending or not _hangul_ending(word):
+        return False
+    return len(lead.group(0).replace(" ", "")) == len(ending.group(1).replace(" ", ""))
 
 
 def _assign_latin(
