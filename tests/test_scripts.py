@@ -401,3 +401,37 @@ def test_a_sure_ending_keeps_the_latin_read_on_its_own_crop():
     # a reading longer than Tesseract's Latin is not taken on a sure ending (`3h` for `3월` when the crop held Hangul)
     word = _tess_word([("3", 0.93, 188, 200), ("월", 0.93, 201, 234)])
     assert [w.text for w in hangul.merge_line([], [word], 42, {0: ("3h", 0.97)})] == ["3월"]
+
+
+def test_a_blank_between_the_characters_of_a_joined_word_is_hangul_rapidocr_could_not_read():
+    """`고객센터 1588-0000` read `卫1588-0000` (0.98, one word from its character pieces): the blank between `卫`
+    and `1` is where the rest of the Hangul was."""
+    digits = "1588-0000"
+    pieces = [TextWord("卫", 0.82, quad_from_box(59, 392, 76, 430))]
+    pieces += [
+        TextWord(c, 1.0, quad_from_box(179 + 16 * i, 392, 195 + 16 * i, 430)) for i, c in enumerate(digits)
+    ]
+    word = TextWord("卫" + digits, 0.98, quad_from_box(59, 392, 323, 430), pieces)
+    assert hangul.suspect(TextLine(quad_from_box(48, 392, 329, 430), [word]))
+    close = [
+        pieces[0],
+        *(TextWord(p.text, p.confidence, [(x - 100, y) for x, y in p.points]) for p in pieces[1:]),
+    ]
+    word = TextWord("卫" + digits, 0.98, quad_from_box(59, 392, 223, 430), close)
+    assert not hangul.suspect(TextLine(quad_from_box(48, 392, 229, 430), [word]))
+
+
+def test_an_unsure_ending_under_sure_latin_is_latin():
+    """`30% OFF` in bold white on black: `kor` read `OFF` as `0` + `다` (0.0); RapidOCR's line read `OFF` (0.98)
+    over all of it."""
+    word = _tess_word([("0", 0.82, 371, 406), ("다", 0.0, 417, 472)])
+    line = TextWord("OFF", 0.98, quad_from_box(383, 10, 477, 40))
+    assert [w.text for w in hangul.merge_line([line], [word], 69, {0: ("01", 0.9)})] == ["OFF"]
+
+
+def test_closing_marks_after_a_hangul_ending_stay_on_the_word():
+    """`(3종)`: `kor` pieces `(3` `종` `)`; RapidOCR's line read `(3)` there and its crop left of `종` `(3`. The
+    line's extra `)` is the word's own closing mark, not Latin cut short."""
+    word = _tess_word([("(3", 0.93, 403, 427), ("종", 0.93, 434, 455), (")", 0.92, 460, 466)])
+    line = TextWord("(3)", 0.84, quad_from_box(400, 10, 471, 40))
+    assert [w.text for w in hangul.merge_line([line], [word], 44, {0: ("(3", 0.97)})] == ["(3종)"]

@@ -71,6 +71,7 @@ SPACED = 0.2
 
 _SYLLABLE = re.compile("[\uac00-\ud7a3]")
 _ENDING_PIECE = re.compile("^[\uac00-\ud7a3]+[.,:;!?'\")]*$")
+_ENDING_REST = re.compile("^[\uac00-\ud7a3]*[.,:;!?'\")]*$")
 _LATIN_WORD = re.compile("[A-Za-z\u00c0-\u024f]{2,}")
 _LEADING_LATIN = re.compile("^[\x20-\x7e\u00a0-\u024f\u2010-\u2044\u20a0-\u20bf\u2122]+")
 # Digits or Latin letters after a word's first Hangul syllable: Hangul and Latin interleaved (`9시~18시`)
@@ -118,7 +119,8 @@ def suspect(line: TextLine) -> bool:
     dense = len(text.replace(" ", "")) * height / width
     if dense < MIN_DENSITY:
         return True
-    xs = sorted(_span(w.points) for w in line.words)
+    # the characters of a joined word count one by one (`卫` + a blank where `고객센터` is + `1588-0000`)
+    xs = sorted(_span(p.points) for w in line.words for p in (w.pieces or [w]))
     if any(b[0] - a[1] > MAX_GAP * height for a, b in pairwise(xs)):
         return True  # a stretch RapidOCR read as blank between two words
     left, right = _span(p)
@@ -266,6 +268,10 @@ def merge_line(
             latin_text = lead.group(0).strip()
             pieces = _hangul_ending(word) if ending else None
             line_latin = " ".join(w.text for w in _by_source(latin))  # RapidOCR's sure Latin over the word
+            if pieces and _latin_over(pieces, latin):
+                # `0다` for `OFF`: `kor` unsure of its "ending", RapidOCR surely read Latin all over it
+                out.extend(_by_source(latin))
+                continue
             if pieces and _cut_short(latin_text, line_latin):
                 # the crop ended where Tesseract put Hangul, and lost Latin RapidOCR read there (`contac` +
                 # `아` for `contact`): that ink is Latin, and the word has no Hangul ending
@@ -288,6 +294,13 @@ def merge_line(
             continue
         out.extend(_merge_pieces(word, latin))
     return out
+
+
+def _latin_over(ending: Sequence[TextWord], latin: Sequence[tuple[int, TextWord]]) -> bool:
+    """A Hangul ending Tesseract is unsure of, lying under Latin RapidOCR's line reading is sure of."""
+    if max(p.confidence for p in ending) >= TRUST_HANGUL:
+        return False
+    return _latin_ink(_joined(ending), [p for _, p in latin])
 
 
 def _agrees(word: TextWord, latin: Sequence[tuple[int, TextWord]]) -> bool:
@@ -359,7 +372,8 @@ def _merge_pieces(word: TextWord, latin: list[tuple[int, TextWord]]) -> list[Tex
 def _cut_short(reread: str, line_latin: str) -> bool:
     """RapidOCR's reading of the Latin left of a Hangul ending is a shorter start of its line reading there."""
     short, full = reread.replace(" ", ""), line_latin.replace(" ", "")
-    return len(full) > len(short) and full.startswith(short)
+    # more letters or digits, not only the ending's closing marks (`(3)` over `(3` + `종)`)
+    return full.startswith(short) and any(c.isalnum() for c in full[len(short) :])
 
 
 def _unsure_latin(word: TextWord) -> bool:
@@ -391,7 +405,8 @@ def _hangul_ending(word: TextWord) -> list[TextWord] | None:
     while rest and rest[0].confidence < TRUST_HANGUL and sum(_span(rest[0].points)) / 2 < right:
         rest = rest[1:]
     # an ending is Hangul with its punctuation (`를`, `입니다.`), not more Latin (`타68017` for `team`)
-    if not rest or not all(_ENDING_PIECE.match(p.text) for p in rest):
+    # (its closing marks may be pieces of their own: `(3종)` as `(3` `종` `)`)
+    if not rest or not _ENDING_PIECE.match(rest[0].text) or not all(_ENDING_REST.match(p.text) for p in rest):
         return []
     return rest
 
