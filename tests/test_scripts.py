@@ -435,3 +435,26 @@ def test_closing_marks_after_a_hangul_ending_stay_on_the_word():
     word = _tess_word([("(3", 0.93, 403, 427), ("종", 0.93, 434, 455), (")", 0.92, 460, 466)])
     line = TextWord("(3)", 0.84, quad_from_box(400, 10, 471, 40))
     assert [w.text for w in hangul.merge_line([line], [word], 44, {0: ("(3", 0.97)})] == ["(3종)"]
+
+
+def test_a_latin_box_far_wider_than_its_characters_is_no_evidence_of_latin_ink():
+    """`Q&A 게시판 운영` on a banner: RapidOCR read the line as one `&` (0.98) boxed over all of `게시판`; a
+    character's box nearly four line heights wide does not make `게시판` Latin."""
+    word = TextWord("게시판", 0.97, quad_from_box(290, 144, 430, 184))
+    wide = TextWord("&", 0.98, quad_from_box(287, 144, 436, 184))
+    assert [w.text for w in hangul.merge_line([wide], [word], 40, None)] == ["게시판"]
+    sure = TextWord("short", 0.98, quad_from_box(290, 144, 430, 184))  # Latin that fits its box still counts
+    assert [w.text for w in hangul.merge_line([sure], [word], 40, None)] == ["short"]
+
+
+def test_latin_read_over_sure_hangul_is_not_latin_cut_short():
+    """`500ml x 24개입`: RapidOCR's line read `500ml x 247H` (`개` as `7H`, sure), its crop left of `개` read
+    `500ml x 24`; `kor` is sure of `개` and `입`, so the crop's reading was not cut short: the Hangul stays."""
+    word = _tess_word([("500171!×24", 0.2, 523, 676), ("개", 0.93, 676, 700), ("입", 0.93, 702, 730)])
+    line = [
+        TextWord("500ml", 0.998, quad_from_box(523, 10, 617, 40)),
+        TextWord("x", 1.0, quad_from_box(623, 10, 640, 40)),
+        TextWord("247H", 1.0, quad_from_box(646, 10, 710, 40)),
+    ]
+    out = hangul.merge_line(line, [word], 38, {0: ("500ml x 24", 0.99)})
+    assert [w.text for w in out] == ["500ml", "x", "24개입"]

@@ -272,7 +272,7 @@ def merge_line(
                 # `0다` for `OFF`: `kor` unsure of its "ending", RapidOCR surely read Latin all over it
                 out.extend(_by_source(latin))
                 continue
-            if pieces and _cut_short(latin_text, line_latin):
+            if pieces and not _sure_syllables(pieces) and _cut_short(latin_text, line_latin):
                 # the crop ended where Tesseract put Hangul, and lost Latin RapidOCR read there (`contac` +
                 # `아` for `contact`): that ink is Latin, and the word has no Hangul ending
                 out.extend(_rapid_words(line_latin, min(conf, 1.0), word.points))
@@ -301,6 +301,13 @@ def _latin_over(ending: Sequence[TextWord], latin: Sequence[tuple[int, TextWord]
     if max(p.confidence for p in ending) >= TRUST_HANGUL:
         return False
     return _latin_ink(_joined(ending), [p for _, p in latin])
+
+
+def _sure_syllables(ending: Sequence[TextWord]) -> bool:
+    """Two or more Hangul syllables `kor` is sure of: RapidOCR's Latin over them is Hangul misread (`7H` for `개`)."""
+    return len(_SYLLABLE.findall("".join(p.text for p in ending))) >= 2 and all(
+        p.confidence >= SURE_HANGUL for p in ending
+    )
 
 
 def _agrees(word: TextWord, latin: Sequence[tuple[int, TextWord]]) -> bool:
@@ -460,10 +467,12 @@ def _latin_ink(word: TextWord, pieces: Sequence[TextWord]) -> bool:
     width = right - left
     if width <= 0:
         return False
+    height = _height(word.points)
     covered: list[tuple[float, float]] = []
     for piece in pieces:
-        if piece.confidence >= SURE_PIECE:
-            a, b = _span(piece.points)
+        a, b = _span(piece.points)
+        # a box far wider than its characters is no evidence of where they are (`&` boxed over `게시판`)
+        if piece.confidence >= SURE_PIECE and b - a <= (len(piece.text.strip()) + 1) * height:
             covered.append((max(a, left), min(b, right)))
     total, reach = 0.0, left
     for a, b in sorted(covered):
