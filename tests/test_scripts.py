@@ -458,3 +458,11 @@ def test_latin_read_over_sure_hangul_is_not_latin_cut_short():
     ]
     out = hangul.merge_line(line, [word], 38, {0: ("500ml x 24", 0.99)})
     assert [w.text for w in out] == ["500ml", "x", "24개입"]
+
+
+def test_a_lone_mark_kor_is_sure_of_is_not_read_again():
+    """`블랙 / 화이트`: RapidOCR reads the crop of a lone `/` as `1`; `kor` read it, sure (0.93)."""
+    mark = TextWord("/", 0.93, quad_from_box(190, 300, 204, 346))
+    assert not hangul._needs_rapid(mark)
+    assert hangul._needs_rapid(TextWord("/", 0.4, mark.points))
+    assert hangul._needs_rapid(TextWord("1", 0.93, mark.points))  # a digit or letter is Latin RapidOCR reads

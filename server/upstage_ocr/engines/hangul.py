@@ -51,6 +51,8 @@ REREAD_CONF = 0.6
 SURE_LATIN = 0.95
 # Tesseract words mostly of Hangul at least this sure are kept whatever RapidOCR reads there.
 SURE_HANGUL = 0.9
+# A lone mark (`/`, `~`, `|`) Tesseract reads at least this surely is not read again by RapidOCR.
+SURE_MARK = 0.8
 # Tesseract words this unsure and without Hangul are dropped from a Hangul line when RapidOCR has nothing.
 DROP_BELOW = 0.3
 # RapidOCR's Latin pieces of a line this unsure are no evidence (on Hangul lines it reads debris: `12` at 0.5
@@ -170,6 +172,8 @@ def _needs_rapid(word: TextWord) -> bool:
     """A Tesseract word on a Hangul line that is probably Latin text `kor` misread: no Hangul syllable, or
     a stray one or two among other characters, or Latin before a Hangul ending (`API를`)."""
     syllables = len(_SYLLABLE.findall(word.text))
+    if len(word.text) == 1 and not word.text.isalnum() and word.confidence >= SURE_MARK:
+        return False  # `/`: a lone mark's crop reads `1` or `I`; `kor` reads marks well
     if not syllables:
         return True
     ending = _LATIN_THEN_HANGUL.match(word.text)
