@@ -466,3 +466,33 @@ def test_a_lone_mark_kor_is_sure_of_is_not_read_again():
     assert not hangul._needs_rapid(mark)
     assert hangul._needs_rapid(TextWord("/", 0.4, mark.points))
     assert hangul._needs_rapid(TextWord("1", 0.93, mark.points))  # a digit or letter is Latin RapidOCR reads
+
+
+def test_a_hangul_word_run_into_a_price_keeps_its_hangul():
+    """`정가 ₩49,000 → 판매가 ₩32,900` (a price graphic; real `kor` pieces): `kor` ran `정가` and the price into
+    one word and misread the price; RapidOCR's crop of the part after `정가` reads it. Both are kept (the
+    price once replaced the whole word, and `정가` was lost)."""
+    word = _tess_word([("정", 0.93, 40, 70), ("가", 0.92, 72, 100), ("\\49,000", 0.9, 104, 244)])
+    assert hangul._needs_rapid(word) and hangul._latin_start(word) == 100
+    out = hangul.merge_line([], [word], 40, {0: ("₩49,000", 0.97)})
+    assert [w.text for w in out] == ["정가₩49,000"]
+    spaced = _tess_word([("정", 0.93, 40, 70), ("가", 0.92, 72, 100), ("\\49,000", 0.9, 116, 244)])
+    out = hangul.merge_line([], [spaced], 40, {0: ("₩49,000", 0.97)})
+    assert [w.text for w in out] == ["정가", "₩49,000"]
+    assert hangul._span(out[1].points)[0] == 100
+    # Hangul after the Latin is no Hangul start (`제1조` stays Tesseract's)
+    assert (
+        hangul._hangul_start(_tess_word([("제", 0.93, 0, 20), ("1", 0.93, 21, 30), ("조", 0.93, 31, 50)]))
+        is None
+    )
+
+
+def test_a_line_with_sure_syllables_is_hangul_even_beside_an_unsure_word():
+    """The same line's `kor` words: `->판매가` (0.45, `매가` at 0.0) pulled the Hangul words' confidence under
+    MIN_TESS_CONF, and the line kept RapidOCR's `W49,000→W32,900`; two sure syllables make it Hangul."""
+    words = [
+        _tess_word([("정", 0.93, 40, 70), ("가", 0.92, 72, 100), ("\\49,000", 0.9, 104, 244)]),
+        _tess_word([("->", 0.68, 250, 270), ("판", 0.87, 275, 300), ("매가", 0.0, 300, 350)]),
+    ]
+    assert hangul._accept(words)
+    assert not hangul._accept([words[1]])

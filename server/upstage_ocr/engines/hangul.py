@@ -152,15 +152,20 @@ def _crop_and_read(
     return list(zip(crops, results, backs, strict=True))
 
 
-def _word_crop(crop: Image.Image, words: Sequence[TextWord], j: int, end: float | None = None) -> Image.Image:
+def _word_crop(
+    crop: Image.Image, words: Sequence[TextWord], j: int, end: float | None = None, begin: float | None = None
+) -> Image.Image:
     """Word `j` of a line crop, with a margin that stops short of its neighbours' boxes (a margin reaching
     into `PM` read `I on Friday,` for `on Friday,`); with `end`, only its ink left of that x (the Latin before
-    a Hangul ending, which the recogniser would read as Latin debris)."""
+    a Hangul ending, which the recogniser would read as Latin debris); with `begin`, only its ink right of
+    that x (the Latin after a Hangul start)."""
     left, right = _span(words[j].points)
     pad = 0.25 * crop.height
     lo, hi = left - pad, right + pad
     if end is not None and end > left:
         hi = end
+    if begin is not None and left < begin < hi:
+        lo = begin
     if j > 0:
         lo = max(lo, min(left, _span(words[j - 1].points)[1] + 1))
     if j + 1 < len(words):
@@ -203,7 +208,11 @@ def _accept(words: Sequence[TextWord]) -> bool:
     hangul = len(_SYLLABLE.findall(text))
     if hangul < MIN_HANGUL:
         return False
-    return _conf([w for w in words if _mostly_hangul(w.text)]) >= MIN_TESS_CONF
+    if _conf([w for w in words if _mostly_hangul(w.text)]) >= MIN_TESS_CONF:
+        return True
+    # ... or of enough of its syllables (`정가` sure in `정가₩49,000`, beside an unsure `->판매가`)
+    sure = [p for w in words for p in (w.pieces or [w]) if p.confidence >= SURE_HANGUL]
+    return len(_SYLLABLE.findall("".join(p.text for p in sure))) >= MIN_HANGUL
 
 
 def _span(points: Quad) -> tuple[float, float]:
@@ -253,6 +262,11 @@ def merge_line(
             continue
         text, conf = reread.get(index, ("", 0.0))
         lead = _LEADING_LATIN.match(text.strip())
+        start = _hangul_start(word)
+        if start and conf >= REREAD_CONF and lead and lead.group(0).strip():
+            # `정가₩49,000` run together by `kor`: its Hangul, then RapidOCR's reading of the Latin after it
+            out.extend(_start_and_latin(word, start, lead.group(0).strip(), min(conf, 1.0), height))
+            continue
         # a sure `3월` is read again only to catch Latin misread as Hangul: RapidOCR's reading counts when it
         # is sure and as wide as the whole word (`API` for `4미`), not when it reads `3h`
         sure_ending = (
@@ -305,6 +319,41 @@ def _latin_over(ending: Sequence[TextWord], latin: Sequence[tuple[int, TextWord]
     if max(p.confidence for p in ending) >= TRUST_HANGUL:
         return False
     return _latin_ink(_joined(ending), [p for _, p in latin])
+
+
+def _hangul_start(word: TextWord) -> list[TextWord] | None:
+    """Tesseract's pieces of the Hangul a word starts with, sure, when only Latin follows (`정가` of
+    `정가₩49,000`, where `kor` ran a Hangul word and a price together and misread the price)."""
+    start: list[TextWord] = []
+    for piece in word.pieces:
+        if not (_ENDING_PIECE.match(piece.text) and piece.confidence >= TRUST_HANGUL):
+            break
+        start.append(piece)
+    rest = word.pieces[len(start) :]
+    if not start or not rest or any(_SYLLABLE.search(p.text) for p in rest):
+        return None
+    return start
+
+
+def _latin_start(word: TextWord) -> float | None:
+    """Where the Latin after a word's Hangul start (`_hangul_start`) begins, if it has one."""
+    start = _hangul_start(word)
+    return max(_span(p.points)[1] for p in start) if start else None
+
+
+def _start_and_latin(
+    word: TextWord, start: list[TextWord], latin: str, conf: float, height: float
+) -> list[TextWord]:
+    """A word's Hangul start and the Latin RapidOCR read after it: two words where a space parted them."""
+    hangul = _joined(start)
+    right = _span(hangul.points)[1]
+    rest = word.pieces[len(start) :]
+    (_, y0), (x1, _), (_, y1) = word.points[0], word.points[1], word.points[3]
+    box: Quad = [(right, y0), (x1, y0), (x1, y1), (right, y1)]
+    if _span(rest[0].points)[0] - right >= SPACED * height:
+        return [hangul, *_rapid_words(latin, conf, box)]
+    whole = _joined([hangul, TextWord(latin, conf, box)])
+    return [TextWord(whole.text, min(hangul.confidence, conf), whole.points)]
 
 
 def _sure_syllables(ending: Sequence[TextWord]) -> bool:
@@ -509,7 +558,7 @@ def fix_lines(
         for j, word in enumerate(words):
             if _needs_rapid(word):
                 asks.append((k, j))
-                word_crops.append(_word_crop(crop, words, j, _ending_start(word)))
+                word_crops.append(_word_crop(crop, words, j, _ending_start(word), _latin_start(word)))
     answers: dict[int, dict[int, tuple[str, float]]] = {}
     for (k, j), answer in zip(asks, rapid.read_crops(word_crops), strict=True):
         answers.setdefault(k, {})[j] = answer
