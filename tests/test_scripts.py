@@ -496,3 +496,26 @@ def test_a_line_with_sure_syllables_is_hangul_even_beside_an_unsure_word():
     ]
     assert hangul._accept(words)
     assert not hangul._accept([words[1]])
+
+
+def test_sure_digits_before_a_sure_ending_stand_as_kor_read_them():
+    """Real `kor` pieces: `1회` (RapidOCR's line read `13` there, `회` partly as `3`) and `(5만원` (the line lost
+    the `5`). `kor` reads digits well and is sure of both parts: the words stand. Latin letters misread as
+    digits come unsure (`08151165` for `Logistics`) and still go to RapidOCR."""
+    word = _tess_word([("1", 0.89, 252, 320), ("회", 0.93, 287, 324)])
+    line = TextWord("13", 0.95, quad_from_box(252, 10, 322, 40))
+    assert not hangul._needs_rapid(word)
+    assert [w.text for w in hangul.merge_line([line], [word], 45, {0: ("13", 0.96)})] == ["1회"]
+    word = _tess_word([("(5", 0.93, 159, 185), ("만", 0.93, 189, 213), ("원", 0.96, 218, 237)])
+    line = TextWord("(", 0.9, quad_from_box(159, 10, 170, 40))
+    assert [w.text for w in hangul.merge_line([line], [word], 40, None)] == ["(5만원"]
+    assert hangul._needs_rapid(_tess_word([("08151165", 0.0, 350, 465), ("를", 0.93, 445, 460)]))
+
+
+def test_latin_just_left_of_a_hangul_word_kor_boxed_after_it_is_kept():
+    """`회의실 A동`: `kor` read only `동` (0.13), boxed after the `A` RapidOCR's line read (0.82): `A동`."""
+    word = TextWord("동", 0.13, quad_from_box(576, 291, 600, 336))
+    a = TextWord("A", 0.82, quad_from_box(546, 291, 569, 336))
+    assert [w.text for w in hangul.merge_line([a], [word], 45, {0: ("h", 0.52)})] == ["A동"]
+    far = TextWord("A", 0.82, quad_from_box(545, 291, 566, 336))  # a space (10 px) before `동`
+    assert [w.text for w in hangul.merge_line([far], [word], 45, {0: ("h", 0.52)})] == ["A", "동"]

@@ -51,6 +51,8 @@ REREAD_CONF = 0.6
 SURE_LATIN = 0.95
 # Tesseract words mostly of Hangul at least this sure are kept whatever RapidOCR reads there.
 SURE_HANGUL = 0.9
+# Digits before a Hangul ending (`1회`) Tesseract reads this surely, ending too, stand as it read them.
+SURE_DIGITS = 0.85
 # A lone mark (`/`, `~`, `|`) Tesseract reads at least this surely is not read again by RapidOCR.
 SURE_MARK = 0.8
 # Tesseract words this unsure and without Hangul are dropped from a Hangul line when RapidOCR has nothing.
@@ -181,6 +183,8 @@ def _needs_rapid(word: TextWord) -> bool:
         return False  # `/`: a lone mark's crop reads `1` or `I`; `kor` reads marks well
     if not syllables:
         return True
+    if _sure_digits(word):
+        return False
     ending = _LATIN_THEN_HANGUL.match(word.text)
     if ending:  # `14일`, `API를`: Tesseract reads these well when it is sure, but `API` alone may be `4미`
         return (
@@ -257,6 +261,11 @@ def merge_line(
         if hangul_only and _latin_ink(word, [p for _, p in latin]):
             out.extend(_by_source(latin))
             continue
+        if _sure_digits(word):
+            out.append(
+                word
+            )  # `1회`, `(5만원`: RapidOCR's line read Hangul as more digits (`13`) or lost some
+            continue
         if not _SYLLABLE.search(word.text) and _agrees(word, latin):
             out.append(word)  # `/`: Tesseract and RapidOCR's line read the same; a lone mark's crop reads `1`
             continue
@@ -319,6 +328,16 @@ def _latin_over(ending: Sequence[TextWord], latin: Sequence[tuple[int, TextWord]
     if max(p.confidence for p in ending) >= TRUST_HANGUL:
         return False
     return _latin_ink(_joined(ending), [p for _, p in latin])
+
+
+def _sure_digits(word: TextWord) -> bool:
+    """Digits (and marks) then a Hangul ending, all pieces read surely by `kor` (`1회`, `(5만원`, `12월`):
+    `kor` reads digits well, and misreads Latin letters as digits only unsurely (`08151165` for `Logistics`)."""
+    ending = _LATIN_THEN_HANGUL.match(word.text)
+    if not ending or any(c.isalpha() for c in ending.group(1)) or not word.pieces:
+        return False
+    hangul = _hangul_ending(word)
+    return bool(hangul) and all(p.confidence >= SURE_DIGITS for p in word.pieces)
 
 
 def _hangul_start(word: TextWord) -> list[TextWord] | None:
@@ -426,6 +445,13 @@ def _merge_pieces(word: TextWord, latin: list[tuple[int, TextWord]]) -> list[Tex
         return [*rapid[:-1], TextWord(last.text + ending.group(2), conf, box)]
     if 2 * syllables < len(word.text.strip(".,:;!?'\"()")):
         return rapid
+    left = _span(word.points)[0]
+    before = [r for r in rapid if _span(r.points)[1] <= left + 1 and r.text.isalnum()]
+    if before:
+        # `A동`: Latin RapidOCR read just left of a Hangul word whose box `kor` started after it
+        if left - _span(before[-1].points)[1] < SPACED * _height(word.points):
+            return [*before[:-1], _joined([before[-1], word])]
+        return [*before, word]
     return [word]
 
 
