@@ -267,4 +267,17 @@ def _more(per_category: int, rng: random.Random, latin: list[tuple[str, str, int
         img, truth = two_column_page(ENGLISH, font, rng, PAGE, MARGIN)
         page_name = f"twocolumn-{name}-{size}px-{variant}"
         pages.append(LabelledPage(page_name, "twocolumn", "en", truth, _degrade(img, variant, rng)))
+    return pages + _graphics(2 * per_category, random.Random(rng.random()))
+
+
+def _graphics(count: int, rng: random.Random) -> list[LabelledPage]:
+    """Korean web and product graphics (their own random stream, after the pages above)."""
+    from _korean_graphics import available, graphic
+
+    fonts = available()
+    pages: list[LabelledPage] = []
+    for k in range(count if fonts else 0):
+        font = fonts[k % len(fonts)]
+        img, truth = graphic(rng, font)
+        pages.append(LabelledPage(f"ko-graphic-{font[0]}-{k}", "ko-graphic", "ko+en", truth, img))
     return pages

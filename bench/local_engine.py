@@ -2,7 +2,8 @@
 
     python bench/local_engine.py [--quick]
 
-For each category (English prose, receipts, Korean prose, mixed Korean/English, Chinese and Japanese prose,
+For each category (English prose, receipts, Korean prose, mixed Korean/English, Korean web and product
+graphics (`_korean_graphics.py`: short lines, coloured backgrounds, large type), Chinese and Japanese prose,
 two-column English read column by column, and a born-digital PDF of English prose, which `ours` reads from
 its text layer) it prints pages/s and character
 error rate (Levenshtein distance over the truth length, whitespace collapsed; also with spaces ignored, which
@@ -53,11 +54,27 @@ from upstage_ocr.engines.builtin import shared_local
 from upstage_ocr.inputs.documents import inspect_document
 from upstage_ocr.jobs.local_backend import recognize_page, run_local_pages
 
-ORDER = ["english", "receipt", "korean", "mixed", "chinese", "japanese", "twocolumn", "born-digital"]
+ORDER = [
+    "english",
+    "receipt",
+    "korean",
+    "mixed",
+    "ko-graphic",
+    "chinese",
+    "japanese",
+    "twocolumn",
+    "born-digital",
+]
 BORN_DIGITAL_PAGES = 9  # pages of the born-digital PDF (bench/textlayer.py's document, DOCX -> LibreOffice)
 # the language hint of the `ours-<hint>-hint` run, and Tesseract's languages, per category
-HINT = {"korean": "ko", "mixed": "ko", "chinese": "zh", "japanese": "ja"}
-TESS_LANG = {"korean": "kor+eng", "mixed": "kor+eng", "chinese": "chi_sim", "japanese": "jpn"}
+HINT = {"korean": "ko", "mixed": "ko", "ko-graphic": "ko", "chinese": "zh", "japanese": "ja"}
+TESS_LANG = {
+    "korean": "kor+eng",
+    "mixed": "kor+eng",
+    "ko-graphic": "kor+eng",
+    "chinese": "chi_sim",
+    "japanese": "jpn",
+}
 
 
 def cer(truth: str, text: str) -> float:
@@ -209,7 +226,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
 
     for page in pages:
         img = page.image
-        hangul = page.category in ("korean", "mixed")
+        hangul = page.category in ("korean", "mixed", "ko-graphic")
         tess_lang = TESS_LANG.get(page.category, "eng")
         ours = ours_text.get(id(page), "")
         clock[:] = [time.perf_counter(), cpu_seconds()]
