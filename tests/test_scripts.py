@@ -504,7 +504,6 @@ def test_sure_digits_before_a_sure_ending_stand_as_kor_read_them():
     digits come unsure (`08151165` for `Logistics`) and still go to RapidOCR."""
     word = _tess_word([("1", 0.89, 252, 320), ("회", 0.93, 287, 324)])
     line = TextWord("13", 0.95, quad_from_box(252, 10, 322, 40))
-    assert not hangul._needs_rapid(word)
     assert [w.text for w in hangul.merge_line([line], [word], 45, {0: ("13", 0.96)})] == ["1회"]
     word = _tess_word([("(5", 0.93, 159, 185), ("만", 0.93, 189, 213), ("원", 0.96, 218, 237)])
     line = TextWord("(", 0.9, quad_from_box(159, 10, 170, 40))
@@ -519,3 +518,14 @@ def test_latin_just_left_of_a_hangul_word_kor_boxed_after_it_is_kept():
     assert [w.text for w in hangul.merge_line([a], [word], 45, {0: ("h", 0.52)})] == ["A동"]
     far = TextWord("A", 0.82, quad_from_box(545, 291, 566, 336))  # a space (10 px) before `동`
     assert [w.text for w in hangul.merge_line([far], [word], 45, {0: ("h", 0.52)})] == ["A", "동"]
+
+
+def test_sure_digits_give_way_to_letters_rapidocr_surely_read_there():
+    """`A동` read `4동` by `kor` (0.88 and 0.92): RapidOCR read `A` there, surely; `1회` keeps its digit when
+    RapidOCR read only digits (`13`)."""
+    word = _tess_word([("4", 0.88, 441, 461), ("동", 0.92, 473, 502)])
+    # (spaces aside: whether `A` and `동` are one word is the SPACED rule's call)
+    assert "".join(w.text for w in hangul.merge_line([], [word], 60, {0: ("A", 0.99)})) == "A동"
+    line = TextWord("A", 0.97, quad_from_box(440, 10, 462, 40))
+    assert "".join(w.text for w in hangul.merge_line([line], [word], 60, {0: ("A", 0.5)})) == "A동"
+    assert [w.text for w in hangul.merge_line([], [word], 60, {0: ("4", 0.99)})] == ["4동"]

@@ -183,8 +183,6 @@ def _needs_rapid(word: TextWord) -> bool:
         return False  # `/`: a lone mark's crop reads `1` or `I`; `kor` reads marks well
     if not syllables:
         return True
-    if _sure_digits(word):
-        return False
     ending = _LATIN_THEN_HANGUL.match(word.text)
     if ending:  # `14일`, `API를`: Tesseract reads these well when it is sure, but `API` alone may be `4미`
         return (
@@ -261,10 +259,9 @@ def merge_line(
         if hangul_only and _latin_ink(word, [p for _, p in latin]):
             out.extend(_by_source(latin))
             continue
-        if _sure_digits(word):
-            out.append(
-                word
-            )  # `1회`, `(5만원`: RapidOCR's line read Hangul as more digits (`13`) or lost some
+        if _sure_digits(word) and not _letters_read(latin, reread.get(index)):
+            # `1회`, `(5만원`: RapidOCR's line read Hangul as more digits (`13`) or lost some
+            out.append(word)
             continue
         if not _SYLLABLE.search(word.text) and _agrees(word, latin):
             out.append(word)  # `/`: Tesseract and RapidOCR's line read the same; a lone mark's crop reads `1`
@@ -338,6 +335,16 @@ def _sure_digits(word: TextWord) -> bool:
         return False
     hangul = _hangul_ending(word)
     return bool(hangul) and all(p.confidence >= SURE_DIGITS for p in word.pieces)
+
+
+def _letters_read(latin: Sequence[tuple[int, TextWord]], reread: tuple[str, float] | None) -> bool:
+    """RapidOCR surely read Latin letters over a word (`A` where `kor` read `4` in `4동`), on its line or on the
+    word's own crop."""
+    if reread and reread[1] >= SURE_LATIN and any(c.isascii() and c.isalpha() for c in reread[0]):
+        return True
+    return any(
+        p.confidence >= SURE_PIECE and any(c.isascii() and c.isalpha() for c in p.text) for _, p in latin
+    )
 
 
 def _hangul_start(word: TextWord) -> list[TextWord] | None:
