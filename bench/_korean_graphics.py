@@ -9,13 +9,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from _labelled import KOREAN_FONTS
 from PIL import Image, ImageDraw, ImageFont
 
-FONTS = [
-    ("NotoSansCJKkr-Bold", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 1),
-    ("NotoSansCJKkr", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 1),
-    ("NotoSerifCJKkr", "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 1),
-]
+# the prose pages' Korean faces, and the bold one banners use
+FONTS = [("NotoSansCJKkr-Bold", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 1), *KOREAN_FONTS]
 
 PHRASES = [
     "봄맞이 특별 할인전",

@@ -226,7 +226,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
 
     for page in pages:
         img = page.image
-        hangul = page.category in ("korean", "mixed", "ko-graphic")
+        hangul = HINT.get(page.category) == "ko"
         tess_lang = TESS_LANG.get(page.category, "eng")
         ours = ours_text.get(id(page), "")
         clock[:] = [time.perf_counter(), cpu_seconds()]

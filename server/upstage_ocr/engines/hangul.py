@@ -340,11 +340,13 @@ def _sure_digits(word: TextWord) -> bool:
 def _letters_read(latin: Sequence[tuple[int, TextWord]], reread: tuple[str, float] | None) -> bool:
     """RapidOCR surely read Latin letters over a word (`A` where `kor` read `4` in `4동`), on its line or on the
     word's own crop."""
-    if reread and reread[1] >= SURE_LATIN and any(c.isascii() and c.isalpha() for c in reread[0]):
+
+    def letters(text: str) -> bool:
+        return any(c.isascii() and c.isalpha() for c in text)
+
+    if reread and reread[1] >= SURE_LATIN and letters(reread[0]):
         return True
-    return any(
-        p.confidence >= SURE_PIECE and any(c.isascii() and c.isalpha() for c in p.text) for _, p in latin
-    )
+    return any(p.confidence >= SURE_PIECE and letters(p.text) for _, p in latin)
 
 
 def _hangul_start(word: TextWord) -> list[TextWord] | None:
